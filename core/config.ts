@@ -1,0 +1,146 @@
+import { checkWsUrlTemplate } from './ws-url.js';
+
+/**
+ * Every setting, read once at start from flags and environment (flags win).
+ * A wrong value stops the process with a message naming the variable.
+ */
+export interface Config {
+  mode: 'operator' | 'standalone';
+  host: string;
+  port: number;
+  redisUrl: string;
+  /** Longest a Redis command may take before the request answers 503. */
+  redisCommandTimeoutMs: number;
+  keyPrefix: string;
+  wsUrlTemplate: string;
+  apiToken?: string;
+  defaultTier: string;
+  logLevel: string;
+  /** How often expired (zombie) calls are reaped. */
+  reapIntervalMs: number;
+  /** How long SIGTERM waits for in-flight requests. */
+  shutdownTimeoutMs: number;
+  standalone: { configFile?: string };
+  operator: {
+    kubeconfig?: string;
+    namespace?: string;
+    leaseName: string;
+    identity: string;
+    leaseDurationSeconds: number;
+    renewDeadlineSeconds: number;
+    retryPeriodSeconds: number;
+  };
+  telephony: {
+    publicUrl?: string;
+    verifySignatures: boolean;
+    twilioAuthToken?: string;
+    plivoAuthToken?: string;
+    exotelApiKey?: string;
+    exotelApiToken?: string;
+    failureMessage: string;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Source = Record<string, string | undefined>;
+
+/** Flags as `--name value` or `--name=value`, keyed by name. */
+export function parseFlags(argv: readonly string[]): { positional: string[]; flags: Source } {
+  const positional: string[] = [];
+  const flags: Source = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    if (eq > 0) {
+      flags[arg.slice(2, eq)] = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`flag ${arg} needs a value`);
+      flags[arg.slice(2)] = next;
+      i++;
+    }
+  }
+  return { positional, flags };
+}
+
+const KNOWN_FLAGS = new Set(['config', 'port', 'redis-url', 'kubeconfig', 'namespace', 'key-prefix', 'log-level']);
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+export function loadConfig(argv: readonly string[], env: Source): Config {
+  const { positional, flags } = parseFlags(argv);
+  for (const name of Object.keys(flags)) {
+    if (!KNOWN_FLAGS.has(name)) throw new ConfigError(`unknown flag --${name}`);
+  }
+  const mode = positional[0] ?? 'operator';
+  if (mode !== 'operator' && mode !== 'standalone') {
+    throw new ConfigError(`unknown mode ${JSON.stringify(mode)}: use "operator" or "standalone"`);
+  }
+  const wsUrlTemplate = env.WS_URL_TEMPLATE || 'wss://localhost/ws/pod/{pod}/{call_sid}';
+  const templateProblem = checkWsUrlTemplate(wsUrlTemplate);
+  if (templateProblem) throw new ConfigError(`WS_URL_TEMPLATE ${templateProblem}`);
+  const redisUrl = flags['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+  const defaultTier = env.DEFAULT_TIER || 'standard';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(defaultTier)) throw new ConfigError(`DEFAULT_TIER must be a lowercase DNS label, got ${JSON.stringify(defaultTier)}`);
+  const logLevel = flags['log-level'] ?? env.LOG_LEVEL ?? 'info';
+  if (!['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug, got ${JSON.stringify(logLevel)}`);
+  const configFile = flags.config ?? env.POOLS_FILE;
+  if (mode === 'standalone' && !configFile) throw new ConfigError('standalone mode needs --config FILE (or POOLS_FILE)');
+  const operator = {
+    kubeconfig: flags.kubeconfig ?? env.KUBECONFIG,
+    namespace: flags.namespace ?? env.POD_NAMESPACE,
+    leaseName: env.LEASE_NAME || 'smart-router-leader',
+    identity: env.POD_NAME || `${env.HOSTNAME || 'smart-router'}-${process.pid}`,
+    leaseDurationSeconds: int('LEASE_DURATION_SECONDS', env.LEASE_DURATION_SECONDS, 15, 2, 3600),
+    renewDeadlineSeconds: int('RENEW_DEADLINE_SECONDS', env.RENEW_DEADLINE_SECONDS, 10, 1, 3600),
+    retryPeriodSeconds: int('RETRY_PERIOD_SECONDS', env.RETRY_PERIOD_SECONDS, 2, 1, 600),
+  };
+  if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
+  if (!(operator.retryPeriodSeconds < operator.renewDeadlineSeconds)) throw new ConfigError('RETRY_PERIOD_SECONDS must be less than RENEW_DEADLINE_SECONDS');
+  return {
+    mode,
+    host: env.HOST || '0.0.0.0',
+    port: int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
+    redisUrl,
+    redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
+    keyPrefix: flags['key-prefix'] ?? env.KEY_PREFIX ?? 'smart-router',
+    wsUrlTemplate,
+    apiToken: env.API_TOKEN || undefined,
+    defaultTier,
+    logLevel,
+    reapIntervalMs: int('REAP_INTERVAL_SECONDS', env.REAP_INTERVAL_SECONDS, 30, 1, 3600) * 1000,
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_SECONDS', env.SHUTDOWN_TIMEOUT_SECONDS, 20, 0, 3600) * 1000,
+    standalone: { configFile },
+    operator,
+    telephony: {
+      publicUrl: env.PUBLIC_URL || undefined,
+      verifySignatures: bool('TELEPHONY_VERIFY_SIGNATURES', env.TELEPHONY_VERIFY_SIGNATURES, true),
+      twilioAuthToken: env.TWILIO_AUTH_TOKEN || undefined,
+      plivoAuthToken: env.PLIVO_AUTH_TOKEN || undefined,
+      exotelApiKey: env.EXOTEL_API_KEY || undefined,
+      exotelApiToken: env.EXOTEL_API_TOKEN || undefined,
+      failureMessage: env.TELEPHONY_FAILURE_MESSAGE || 'All our agents are busy right now. Please call again later.',
+    },
+  };
+}

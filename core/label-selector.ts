@@ -1,0 +1,48 @@
+import type { LabelSelector } from './pool-types.js';
+
+/**
+ * Kubernetes label-selector semantics: every matchLabels pair and every
+ * matchExpressions requirement must hold; an empty or absent selector
+ * matches everything.
+ */
+export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[key] !== value) return false;
+  }
+  for (const req of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, req.key);
+    const value = labels[req.key];
+    switch (req.operator) {
+      case 'In':
+        if (!has || !(req.values ?? []).includes(value as string)) return false;
+        break;
+      case 'NotIn':
+        if (has && (req.values ?? []).includes(value as string)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** The selector as a `kubectl -l` / labelSelector query string. */
+export function selectorToQuery(selector: LabelSelector | undefined): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${key}=${value}`);
+  for (const req of selector?.matchExpressions ?? []) {
+    const values = (req.values ?? []).join(',');
+    if (req.operator === 'In') parts.push(`${req.key} in (${values})`);
+    else if (req.operator === 'NotIn') parts.push(`${req.key} notin (${values})`);
+    else if (req.operator === 'Exists') parts.push(req.key);
+    else parts.push(`!${req.key}`);
+  }
+  return parts.join(',');
+}
