@@ -1,0 +1,62 @@
+--[[
+  allocate: gives a call a slot on a pod, or returns the slot it already has.
+
+  The whole decision is here, so any number of router replicas can call it
+  at once: idempotency by call_sid, the pick, the slot, the call record and
+  the pod's call set change together or not at all. O(log N) in pods.
+
+  KEYS[1] call record hash          {p}:call:<sid>
+  KEYS[2] call deadlines zset       {p}:calls:deadlines
+  KEYS[3] pools version string      {p}:pools:version
+
+  ARGV[1] key base "{p}:"
+  ARGV[2] call_sid
+  ARGV[3] pools version the caller resolved the route with
+  ARGV[4] merchant id ('' for none)
+  ARGV[5..] route: pool names, in the order to try them
+
+  Returns
+    { 'existing', pod, pool }   the call already had a slot; nothing changed
+    { 'allocated', pod, pool }  a new slot was taken
+    { 'stale', version }        the route was resolved from old pools: re-resolve
+    { 'none' }                  no pool in the route has a free slot
+]]
+--@include "includes/keys.lua"
+
+local base, sid = ARGV[1], ARGV[2]
+local existing = redis.call('HMGET', KEYS[1], 'pod', 'pool')
+if existing[1] then
+  return { 'existing', existing[1], existing[2] }
+end
+
+local version = redis.call('GET', KEYS[3]) or '0'
+if version ~= ARGV[3] then
+  return { 'stale', version }
+end
+
+for i = 5, #ARGV do
+  local pool = ARGV[i]
+  local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds')
+  local capacity = tonumber(cfg[1])
+  if capacity then
+    local availKey = poolAvailKey(base, pool)
+    local pod
+    if cfg[2] == 'Packed' then
+      -- The fullest pod that still has room.
+      pod = redis.call('ZREVRANGEBYSCORE', availKey, '(' .. capacity, '-inf', 'LIMIT', 0, 1)[1]
+    else
+      -- The emptiest pod; if even it is full, the pool is.
+      local lowest = redis.call('ZRANGE', availKey, 0, 0, 'WITHSCORES')
+      if lowest[1] and tonumber(lowest[2]) < capacity then pod = lowest[1] end
+    end
+    if pod then
+      local now = nowMs()
+      redis.call('SADD', podCallsKey(base, pod), sid)
+      redis.call('ZINCRBY', availKey, 1, pod)
+      redis.call('HSET', KEYS[1], 'pod', pod, 'pool', pool, 'merchant_id', ARGV[4], 'started_ms', now)
+      redis.call('ZADD', KEYS[2], now + (tonumber(cfg[3]) or 14400) * 1000, sid)
+      return { 'allocated', pod, pool }
+    end
+  end
+end
+return { 'none' }

@@ -1,0 +1,61 @@
+import type { Logger } from '../core/logger.js';
+import type { EndedCall, RoutingStore } from './routing-store.js';
+
+export interface ReaperHooks {
+  onReaped?(calls: EndedCall[]): void;
+}
+
+/**
+ * Ends zombie calls (no release before the pool's maxCallDurationSeconds),
+ * on a timer, in bounded batches. Runs where the caller decides: on the
+ * leader in operator mode, in-process in standalone mode. Safe to run on
+ * several replicas at once: each call is ended by exactly one script run.
+ */
+export class CallReaper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: RoutingStore,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+    private readonly hooks: ReaperHooks = {},
+    private readonly batch = 500,
+  ) {}
+
+  /** One pass: reaps until no expired call is left. */
+  async reapOnce(): Promise<EndedCall[]> {
+    const all: EndedCall[] = [];
+    for (;;) {
+      const reaped = await this.store.reapExpired(this.batch);
+      for (const call of reaped) {
+        this.logger.warn('zombie call reaped', { call_sid: call.callSid, pod: call.pod, pool: call.pool, reason: 'max_call_duration' });
+      }
+      all.push(...reaped);
+      if (reaped.length) this.hooks.onReaped?.(reaped);
+      if (reaped.length < this.batch) return all;
+    }
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.running = this.reapOnce()
+        .then(() => undefined)
+        .catch((err: Error) => {
+          this.logger.warn('reaping failed; will retry', { error: err.message });
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}

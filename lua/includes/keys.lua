@@ -1,0 +1,13 @@
+-- Key names, built from the installation's base ("{prefix}:"). The hash tag
+-- in the base keeps every key of one installation in one Redis Cluster slot.
+-- Mirrors lua/keys.ts: change both together.
+local function poolConfigKey(base, pool) return base .. 'pool:' .. pool end
+local function poolAvailKey(base, pool) return base .. 'pool:' .. pool .. ':avail' end
+local function poolMembersKey(base, pool) return base .. 'pool:' .. pool .. ':members' end
+local function podKey(base, pod) return base .. 'pod:' .. pod end
+local function podCallsKey(base, pod) return base .. 'pod:' .. pod .. ':calls' end
+local function callKey(base, sid) return base .. 'call:' .. sid end
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end

@@ -1,0 +1,40 @@
+/**
+ * Redis key names for one installation. Every key carries the hash tag
+ * `{prefix}`, so all of them live in one Redis Cluster slot and the Lua
+ * scripts may touch any of them; another prefix is another installation.
+ * Mirrors lua/includes/keys.lua: change both together.
+ */
+export interface RoutingKeys {
+  /** Prefix the Lua scripts build dynamic keys from: `{prefix}:`. */
+  base: string;
+  poolSpecs: string;
+  poolsVersion: string;
+  deadlines: string;
+  call(sid: string): string;
+  pod(name: string): string;
+  podCalls(name: string): string;
+  poolConfig(pool: string): string;
+  poolAvail(pool: string): string;
+  poolMembers(pool: string): string;
+}
+
+const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+export function routingKeys(prefix: string): RoutingKeys {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new Error(`key prefix ${JSON.stringify(prefix)} must match ${PREFIX_PATTERN.source}`);
+  }
+  const base = `{${prefix}}:`;
+  return {
+    base,
+    poolSpecs: `${base}pools`,
+    poolsVersion: `${base}pools:version`,
+    deadlines: `${base}calls:deadlines`,
+    call: (sid) => `${base}call:${sid}`,
+    pod: (name) => `${base}pod:${name}`,
+    podCalls: (name) => `${base}pod:${name}:calls`,
+    poolConfig: (pool) => `${base}pool:${pool}`,
+    poolAvail: (pool) => `${base}pool:${pool}:avail`,
+    poolMembers: (pool) => `${base}pool:${pool}:members`,
+  };
+}

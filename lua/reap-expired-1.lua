@@ -1,0 +1,30 @@
+--[[
+  reap-expired: ends calls that outlived their pool's maxCallDurationSeconds
+  (zombies: the release never came). Bounded per run; the caller repeats
+  while a full batch comes back.
+
+  KEYS[1] call deadlines zset       {p}:calls:deadlines
+
+  ARGV[1] key base "{p}:"
+  ARGV[2] most calls to reap in this run
+
+  Returns a flat list: sid, pod, pool, sid, pod, pool, ...
+]]
+--@include "includes/keys.lua"
+--@include "includes/pod-availability.lua"
+--@include "includes/end-call.lua"
+
+local base = ARGV[1]
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowMs(), 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, sid in ipairs(due) do
+  local ended = endCall(base, KEYS[1], sid)
+  if ended then
+    out[#out + 1] = sid
+    out[#out + 1] = ended[1]
+    out[#out + 1] = ended[2]
+  else
+    redis.call('ZREM', KEYS[1], sid)
+  end
+end
+return out

@@ -1,0 +1,51 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+
+/**
+ * A Redis client that fails fast instead of queueing: while Redis is down a
+ * request gets a 503 at once (or after commandTimeoutMs when Redis hangs),
+ * never waits without bound. It reconnects by itself, with backoff.
+ */
+export function createRedisClient(url: string, commandTimeoutMs: number, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(commandTimeoutMs, 2000),
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+  });
+  let wasReady = false;
+  redis.on('ready', () => {
+    if (wasReady) logger.info('redis reconnected');
+    wasReady = true;
+  });
+  redis.on('error', (err: Error) => logger.warn('redis error', { error: err.message }));
+  return redis;
+}
+
+/** Connects, retrying until Redis answers or the deadline passes. */
+export async function connectRedis(redis: Redis, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      if (redis.status === 'wait' || redis.status === 'end') await redis.connect();
+      // connect() can resolve before the ready check; without an offline
+      // queue, commands sent before 'ready' would fail.
+      if (redis.status !== 'ready') {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`still ${redis.status}`)), 2000);
+          redis.once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      await redis.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw new Error(`redis not reachable: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

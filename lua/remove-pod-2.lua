@@ -1,0 +1,21 @@
+--[[
+  remove-pod: the pod is gone. Its calls died with it, so they are ended,
+  and the pod leaves its pool. Idempotent.
+
+  KEYS[1] pod hash                  {p}:pod:<pod>
+  KEYS[2] call deadlines zset       {p}:calls:deadlines
+
+  ARGV[1] key base "{p}:"
+  ARGV[2] pod name
+
+  Returns the ended calls as a flat list: sid, pool, sid, pool, ...
+]]
+--@include "includes/keys.lua"
+--@include "includes/pod-availability.lua"
+--@include "includes/end-call.lua"
+
+local base, pod = ARGV[1], ARGV[2]
+local ended = endPodCalls(base, KEYS[2], pod)
+detachPodFromPool(base, pod)
+redis.call('DEL', KEYS[1], podCallsKey(base, pod))
+return ended

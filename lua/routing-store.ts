@@ -1,0 +1,192 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from '../core/pool-types.js';
+import { routingKeys, type RoutingKeys } from './keys.js';
+import { defineLuaCommands } from './script-loader.js';
+
+/** The Lua commands as ioredis exposes them once defined. */
+interface LuaCommands {
+  allocate(callKey: string, deadlines: string, version: string, ...args: string[]): Promise<string[]>;
+  release(callKey: string, deadlines: string, base: string, sid: string): Promise<string[] | null>;
+  reapExpired(deadlines: string, base: string, limit: string): Promise<string[]>;
+  drainPod(podKey: string, base: string, pod: string, draining: string): Promise<[string, number] | null>;
+  setPodReady(podKey: string, base: string, pod: string, ready: string): Promise<number | null>;
+  removePod(podKey: string, deadlines: string, base: string, pod: string): Promise<string[]>;
+  syncPool(specs: string, version: string, deadlines: string, ...args: string[]): Promise<string[]>;
+  deletePool(specs: string, version: string, base: string, pool: string): Promise<number>;
+  poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
+}
+
+export type AllocateOutcome =
+  | { kind: 'existing' | 'allocated'; pod: string; pool: string }
+  | { kind: 'stale'; version: string }
+  | { kind: 'none' };
+
+export interface ReleasedCall {
+  pod: string;
+  pool: string;
+  wasDraining: boolean;
+}
+
+export interface EndedCall {
+  callSid: string;
+  pod: string;
+  pool: string;
+}
+
+export interface PoolMember {
+  pod: string;
+  ready: boolean;
+  draining: boolean;
+  /** Changes when the pod restarts; '' when unknown. */
+  incarnation: string;
+}
+
+export interface PoolCounts {
+  pods: number;
+  ready: number;
+  draining: number;
+  active_calls: number;
+  free_slots: number;
+  capacity: number;
+}
+
+export interface RoutingStatus {
+  active_calls: number;
+  pools: Record<string, PoolCounts>;
+}
+
+export interface PoolsSnapshot {
+  version: string;
+  pools: Pool[];
+}
+
+export interface PodState {
+  name: string;
+  pool: string | null;
+  ready: boolean;
+  draining: boolean;
+  incarnation: string;
+  calls: string[];
+}
+
+export interface CallRecord {
+  callSid: string;
+  pod: string;
+  pool: string;
+  merchantId: string;
+  startedAt: Date;
+}
+
+function triples(flat: readonly string[]): EndedCall[] {
+  const out: EndedCall[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    out.push({ callSid: flat[i] as string, pod: flat[i + 1] as string, pool: flat[i + 2] as string });
+  }
+  return out;
+}
+
+/**
+ * The typed face of the routing state in Redis. Every mutation is one Lua
+ * script (see lua/*.lua); TypeScript never decides what a script decides.
+ */
+export class RoutingStore {
+  readonly keys: RoutingKeys;
+  private readonly lua: LuaCommands;
+
+  constructor(
+    readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = routingKeys(prefix);
+    defineLuaCommands(redis);
+    this.lua = redis as unknown as LuaCommands;
+  }
+
+  async allocate(callSid: string, route: readonly string[], poolsVersion: string, merchantId = ''): Promise<AllocateOutcome> {
+    const k = this.keys;
+    const reply = await this.lua.allocate(k.call(callSid), k.deadlines, k.poolsVersion, k.base, callSid, poolsVersion, merchantId, ...route);
+    const [kind, a, b] = reply;
+    if (kind === 'existing' || kind === 'allocated') return { kind, pod: a as string, pool: b as string };
+    if (kind === 'stale') return { kind, version: a as string };
+    return { kind: 'none' };
+  }
+
+  async release(callSid: string): Promise<ReleasedCall | null> {
+    const reply = await this.lua.release(this.keys.call(callSid), this.keys.deadlines, this.keys.base, callSid);
+    if (!reply) return null;
+    return { pod: reply[0] as string, pool: reply[1] as string, wasDraining: reply[2] === '1' };
+  }
+
+  /** Ends calls past their pool's max duration, at most `limit` per call. */
+  async reapExpired(limit = 500): Promise<EndedCall[]> {
+    return triples(await this.lua.reapExpired(this.keys.deadlines, this.keys.base, String(limit)));
+  }
+
+  /** Returns the pod's pool and call count, or null when routing does not know the pod. */
+  async setDraining(pod: string, draining: boolean): Promise<{ pool: string; calls: number } | null> {
+    const reply = await this.lua.drainPod(this.keys.pod(pod), this.keys.base, pod, draining ? '1' : '0');
+    return reply ? { pool: reply[0], calls: Number(reply[1]) } : null;
+  }
+
+  async setReady(pod: string, ready: boolean): Promise<boolean> {
+    return (await this.lua.setPodReady(this.keys.pod(pod), this.keys.base, pod, ready ? '1' : '0')) !== null;
+  }
+
+  /** The pod is gone: its calls are ended and returned. */
+  async removePod(pod: string): Promise<EndedCall[]> {
+    const flat = await this.lua.removePod(this.keys.pod(pod), this.keys.deadlines, this.keys.base, pod);
+    const out: EndedCall[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ callSid: flat[i] as string, pod, pool: flat[i + 1] as string });
+    return out;
+  }
+
+  /** Makes Redis hold exactly this pool and these members; returns calls ended by pod restarts. */
+  async syncPool(pool: Pool, members: readonly PoolMember[]): Promise<EndedCall[]> {
+    const k = this.keys;
+    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds)];
+    for (const m of members) args.push(m.pod, m.ready ? '1' : '0', m.draining ? '1' : '0', m.incarnation);
+    return triples(await this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, ...args));
+  }
+
+  async deletePool(pool: string): Promise<number> {
+    return this.lua.deletePool(this.keys.poolSpecs, this.keys.poolsVersion, this.keys.base, pool);
+  }
+
+  async status(): Promise<RoutingStatus> {
+    return JSON.parse(await this.lua.poolStatus(this.keys.poolSpecs, this.keys.deadlines, this.keys.base)) as RoutingStatus;
+  }
+
+  /** Pool specs and the version they carry, read atomically. */
+  async poolsSnapshot(): Promise<PoolsSnapshot> {
+    const result = await this.redis.multi().get(this.keys.poolsVersion).hgetall(this.keys.poolSpecs).exec();
+    if (!result) throw new Error('pools snapshot: transaction aborted');
+    const [[versionErr, version], [specsErr, specs]] = result as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    if (versionErr ?? specsErr) throw versionErr ?? specsErr;
+    const pools = Object.entries(specs ?? {})
+      .map(([name, json]) => ({ name, spec: JSON.parse(json) as Pool['spec'] }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    return { version: version ?? '0', pools };
+  }
+
+  async podState(name: string): Promise<PodState | null> {
+    const result = await this.redis.multi().hgetall(this.keys.pod(name)).smembers(this.keys.podCalls(name)).exec();
+    if (!result) throw new Error('pod state: transaction aborted');
+    const [[podErr, pod], [callsErr, calls]] = result as [[Error | null, Record<string, string>], [Error | null, string[]]];
+    if (podErr ?? callsErr) throw podErr ?? callsErr;
+    if (!pod || Object.keys(pod).length === 0) return null;
+    return {
+      name,
+      pool: pod.pool ? pod.pool : null,
+      ready: pod.ready === '1',
+      draining: pod.draining === '1',
+      incarnation: pod.incarnation ?? '',
+      calls: [...calls].sort(),
+    };
+  }
+
+  async call(callSid: string): Promise<CallRecord | null> {
+    const rec = await this.redis.hgetall(this.keys.call(callSid));
+    if (!rec.pod) return null;
+    return { callSid, pod: rec.pod, pool: rec.pool ?? '', merchantId: rec.merchant_id ?? '', startedAt: new Date(Number(rec.started_ms)) };
+  }
+}

@@ -1,0 +1,66 @@
+--[[
+  sync-pool: makes Redis hold exactly the given pool: its routing settings
+  and its members with their state. Members not listed leave the pool (their
+  calls stay with them); listed pods that belonged to another pool move. A
+  pod whose incarnation changed (container restart, pod recreated) lost its
+  calls, so they are ended. Idempotent: the same arguments twice change
+  nothing the second time. O(members); runs on reconcile, not per call.
+
+  KEYS[1] pool specs hash           {p}:pools           (pool -> spec JSON)
+  KEYS[2] pools version string      {p}:pools:version   (bumped when a spec changes)
+  KEYS[3] call deadlines zset       {p}:calls:deadlines
+
+  ARGV[1] key base "{p}:"
+  ARGV[2] pool name
+  ARGV[3] pool spec JSON (what route resolution reads)
+  ARGV[4] capacity (calls per pod)
+  ARGV[5] scheduling: LeastLoaded | Packed
+  ARGV[6] max call duration, seconds
+  ARGV[7..] members, four values each: pod, ready ('1'|'0'),
+            draining ('1'|'0'), incarnation ('' when unknown)
+
+  Returns the calls ended because their pod restarted, flat:
+    sid, pod, pool, sid, pod, pool, ...
+]]
+--@include "includes/keys.lua"
+--@include "includes/pod-availability.lua"
+--@include "includes/end-call.lua"
+
+local base, pool = ARGV[1], ARGV[2]
+
+if redis.call('HGET', KEYS[1], pool) ~= ARGV[3] then
+  redis.call('HSET', KEYS[1], pool, ARGV[3])
+  redis.call('INCR', KEYS[2])
+end
+redis.call('HSET', poolConfigKey(base, pool), 'capacity', ARGV[4], 'scheduling', ARGV[5], 'max_call_seconds', ARGV[6])
+
+local wanted = {}
+for i = 7, #ARGV, 4 do wanted[ARGV[i]] = true end
+
+local membersKey = poolMembersKey(base, pool)
+for _, pod in ipairs(redis.call('SMEMBERS', membersKey)) do
+  if not wanted[pod] then detachPodFromPool(base, pod) end
+end
+
+local reaped = {}
+for i = 7, #ARGV, 4 do
+  local pod, ready, draining, incarnation = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local pk = podKey(base, pod)
+  local f = redis.call('HMGET', pk, 'pool', 'incarnation')
+  if f[1] and f[1] ~= '' and f[1] ~= pool then
+    redis.call('ZREM', poolAvailKey(base, f[1]), pod)
+    redis.call('SREM', poolMembersKey(base, f[1]), pod)
+  end
+  if f[2] and f[2] ~= '' and incarnation ~= '' and f[2] ~= incarnation then
+    local ended = endPodCalls(base, KEYS[3], pod)
+    for j = 1, #ended, 2 do
+      reaped[#reaped + 1] = ended[j]
+      reaped[#reaped + 1] = pod
+      reaped[#reaped + 1] = ended[j + 1]
+    end
+  end
+  redis.call('HSET', pk, 'pool', pool, 'ready', ready, 'draining', draining, 'incarnation', incarnation)
+  redis.call('SADD', membersKey, pod)
+  refreshPodAvailability(base, pod)
+end
+return reaped
