@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import { buildApp, type AppDeps } from '../api/app.js';
+import { CallRouter } from '../api/call-router.js';
+import { listen, type RunningServer } from '../api/http-server.js';
+import { RouterMetrics } from '../api/metrics.js';
+import type { PodDrainControl } from '../api/pod-control.js';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { connectRedis, createRedisClient } from '../lua/redis-client.js';
+import { RoutingStore } from '../lua/routing-store.js';
+
+/** What every mode shares: Redis, the routing store, metrics, the allocator and its HTTP server. */
+export interface RouterRuntime {
+  redis: Redis;
+  store: RoutingStore;
+  metrics: RouterMetrics;
+  router: CallRouter;
+}
+
+export async function openRouterRuntime(config: Config, logger: Logger): Promise<RouterRuntime> {
+  const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }));
+  await connectRedis(redis, 30_000);
+  const store = new RoutingStore(redis, config.keyPrefix);
+  const metrics = new RouterMetrics(store);
+  const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate }, metrics, logger.child({ component: 'allocator' }));
+  return { redis, store, metrics, router };
+}
+
+export function serveRouter(
+  runtime: RouterRuntime,
+  config: Config,
+  logger: Logger,
+  extra: Pick<AppDeps, 'drain' | 'isLeader' | 'providerRoutes'> & { drain: PodDrainControl },
+): Promise<RunningServer> {
+  const app = buildApp({
+    ...runtime,
+    ...extra,
+    logger: logger.child({ component: 'api' }),
+    apiToken: config.apiToken,
+    redisCommandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+  return listen(app, config.host, config.port, logger);
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: Error) => {
+        logger.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
