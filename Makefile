@@ -1,0 +1,47 @@
+# smart-router: one entry point for building, testing, benchmarking and the demo.
+# `make test` and `make demo` install what they need on a fresh machine.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+NPM ?= npm
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+-include hack/cluster.mk
+
+.PHONY: help deps packages build typecheck test unit integration demo bench clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+packages: ## Install redis-server and nginx from Debian when missing
+	@hack/install-packages.sh
+
+deps: node_modules/.installed packages ## Install npm and Debian dependencies
+
+build: node_modules/.installed ## Compile TypeScript to dist/
+	$(NPM) run --silent build
+
+typecheck: node_modules/.installed ## Type-check sources and tests
+	npx tsc -p tsconfig.json --noEmit
+
+unit: node_modules/.installed ## Unit tests (pure logic, no servers)
+	$(JEST) --selectProjects unit
+
+integration: deps ## Integration tests against a real redis-server
+	$(JEST) --selectProjects integration
+
+test: deps typecheck build ## Every test: unit, integration (real Redis), e2e (real Kubernetes API)
+	$(JEST) --selectProjects unit integration
+
+demo: deps build ## Run smart-router standalone on the example pools and show an allocate/release
+	hack/demo.sh
+
+bench: deps build ## Benchmarks, with baselines measured in the same run
+	node dist/bench/run.js
+
+clean: ## Remove build output
+	rm -rf dist coverage

@@ -1,0 +1,10 @@
+export interface TestRedisServer {
+  port: number;
+  url: string;
+  dir: string;
+  start(): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+export function freePort(): Promise<number>;
+export function launchRedis(options?: { port?: number; appendonly?: boolean }): Promise<TestRedisServer>;
