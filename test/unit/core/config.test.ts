@@ -1,0 +1,42 @@
+import { ConfigError, loadConfig } from '../../../core/config.js';
+
+describe('loadConfig', () => {
+  test('defaults make a working standalone router', () => {
+    const config = loadConfig(['standalone', '--config', 'pools.yaml'], {});
+    expect(config).toMatchObject({
+      mode: 'standalone',
+      port: 8080,
+      redisUrl: 'redis://127.0.0.1:6379',
+      keyPrefix: 'smart-router',
+      wsUrlTemplate: 'wss://localhost/ws/pod/{pod}/{call_sid}',
+      defaultTier: 'standard',
+      standalone: { configFile: 'pools.yaml' },
+    });
+    expect(config.apiToken).toBeUndefined();
+  });
+
+  test('flags win over the environment', () => {
+    const config = loadConfig(['standalone', '--config=a.yaml', '--port', '9000', '--redis-url', 'redis://r:1'], { PORT: '7000', REDIS_URL: 'redis://x:2' });
+    expect(config).toMatchObject({ port: 9000, redisUrl: 'redis://r:1' });
+  });
+
+  test('the mode defaults to operator', () => {
+    expect(loadConfig([], { POD_NAMESPACE: 'voice' }).mode).toBe('operator');
+  });
+
+  test.each([
+    [['standalone'], {}, 'standalone mode needs --config FILE (or POOLS_FILE)'],
+    [['cluster'], {}, 'unknown mode "cluster": use "operator" or "standalone"'],
+    [['operator', '--prot', '1'], {}, 'unknown flag --prot'],
+    [['operator', '--port'], {}, 'flag --port needs a value'],
+    [['operator'], { PORT: 'eighty' }, 'PORT must be an integer, got "eighty"'],
+    [['operator'], { PORT: '70000' }, 'PORT must be between 0 and 65535, got 70000'],
+    [['operator'], { REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis:// or rediss://, got "localhost:6379"'],
+    [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}/{sid}' }, 'WS_URL_TEMPLATE unknown placeholder {sid}; known: {pod} {call_sid} {pool} {merchant_id} {provider}'],
+    [['operator'], { DEFAULT_TIER: 'Gold' }, 'DEFAULT_TIER must be a lowercase DNS label, got "Gold"'],
+    [['operator'], { TELEPHONY_VERIFY_SIGNATURES: 'maybe' }, 'TELEPHONY_VERIFY_SIGNATURES must be true or false, got "maybe"'],
+    [['operator'], { LEASE_DURATION_SECONDS: '5', RENEW_DEADLINE_SECONDS: '10' }, 'RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS'],
+  ])('%j with %j stops with: %s', (argv, env, message) => {
+    expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
+  });
+});

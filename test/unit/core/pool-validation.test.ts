@@ -1,0 +1,59 @@
+import { validatePoolDocument } from '../../../core/pool-validation.js';
+
+const doc = (spec: Record<string, unknown>, name = 'standard') => ({
+  apiVersion: 'smartrouter.io/v1alpha1',
+  kind: 'VoiceAgentPool',
+  metadata: { name },
+  spec,
+});
+
+const problems = (d: unknown) => {
+  const result = validatePoolDocument(d);
+  return result.ok ? [] : result.problems.map((p) => `${p.field}: ${p.message}`);
+};
+
+describe('validatePoolDocument', () => {
+  test("applies the CRD's defaults", () => {
+    const result = validatePoolDocument(doc({ tier: 'standard', replicas: 3 }));
+    expect(result).toEqual({
+      ok: true,
+      pool: {
+        name: 'standard',
+        spec: { tier: 'standard', replicas: 3, exclusive: false, capacity: 1, priority: 0, scheduling: 'LeastLoaded', maxCallDurationSeconds: 14400 },
+      },
+    });
+  });
+
+  test.each([
+    [{ tier: 'standard', replicas: 3, exclusive: true, capacity: 3 }, 'spec.capacity: spec.capacity must be 1 when spec.exclusive is true'],
+    [{ tier: 'standard', replicas: 3, fallback: ['standard'] }, 'spec.fallback: spec.fallback must not name the pool itself'],
+    [{ tier: 'standard', replicas: 3, merchants: ['m1', 'm1'] }, 'spec.merchants: duplicate value "m1"'],
+    [{ tier: 'standard', replicas: 3, fallback: ['basic', 'basic'] }, 'spec.fallback: duplicate value "basic"'],
+    [{ tier: 'standard', replicas: 1, capacity: 0 }, 'spec.capacity: must be >= 1'],
+    [{ tier: 'standard', replicas: -1 }, 'spec.replicas: must be >= 0'],
+    [{ tier: 'standard', replicas: 1, scheduling: 'Random' }, 'spec.scheduling: must be one of "LeastLoaded", "Packed"'],
+    [{ tier: 'Gold Tier', replicas: 1 }, 'spec.tier: must match pattern "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"'],
+    [{ replicas: 1 }, 'spec.tier: is required'],
+    [{ tier: 'standard' }, 'spec.replicas: is required'],
+    [{ tier: 'standard', replicas: '3' }, 'spec.replicas: must be integer'],
+    [{ tier: 'standard', replicas: 1, replica: 2 }, 'spec.replica: is not a known field'],
+    [{ tier: 'standard', replicas: 1, maxCallDurationSeconds: 0 }, 'spec.maxCallDurationSeconds: must be >= 1'],
+    [{ tier: 'standard', replicas: 1, merchants: ['bad merchant'] }, 'spec.merchants[0]: must match pattern "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"'],
+    [
+      { tier: 'standard', replicas: 1, selector: { matchExpressions: [{ key: 'lang', operator: 'In' }] } },
+      'spec.selector.matchExpressions[0]: values must be non-empty for In and NotIn, and absent for Exists and DoesNotExist',
+    ],
+  ])('%j is refused: %s', (spec, message) => {
+    expect(problems(doc(spec))).toContain(message);
+  });
+
+  test('the wrong kind, apiVersion or a missing name are named', () => {
+    expect(problems({ apiVersion: 'v1', kind: 'Pool', spec: { tier: 't', replicas: 1 } })).toEqual(
+      expect.arrayContaining(['apiVersion: must be smartrouter.io/v1alpha1', 'kind: must be VoiceAgentPool', 'metadata.name: is required']),
+    );
+  });
+
+  test('a document that is not a mapping is refused', () => {
+    expect(problems('just text')).toEqual(['(document): must be a mapping']);
+  });
+});
