@@ -4,6 +4,8 @@ export interface TestRedisServer {
   dir: string;
   start(): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
+  pause(): void;
+  resume(): void;
   destroy(): Promise<void>;
 }
 export function freePort(): Promise<number>;

@@ -61,7 +61,15 @@ export async function launchRedis({ port, appendonly = true } = {}) {
       child.kill(signal);
       await exited;
     },
+    /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async destroy() {
+      server.resume();
       await server.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
