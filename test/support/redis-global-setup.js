@@ -1,6 +1,6 @@
 // One redis-server for a whole jest run; each test file isolates itself with
 // its own key prefix. Its URL reaches the test workers through the environment.
-import { launchRedis } from './redis-server.js';
+import { launchRedis } from '../../tools/local-redis.js';
 
 export default async function setup() {
   if (process.env.SMART_ROUTER_TEST_REDIS_URL) return;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../core/paths.js';
-import { freePort } from './redis-server.js';
+import { freePort } from '../../tools/local-redis.js';
 
 export interface RouterProcess {
   url: string;

@@ -45,7 +45,7 @@ async function dump(s: RoutingStore): Promise<Record<string, unknown>> {
     const type = await redis.type(key);
     if (type === 'hash') out[key] = await redis.hgetall(key);
     else if (type === 'set') out[key] = (await redis.smembers(key)).sort();
-    else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'zset') out[key] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
     else out[key] = await redis.get(key);
   }
   return out;

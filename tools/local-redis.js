@@ -1,10 +1,12 @@
-// Starts and stops real redis-server processes for tests, on free loopback ports.
+// Plain JavaScript so that jest's global setup can load it untransformed.
+// Real redis-server processes on free loopback ports, for tests, benchmarks and the demo.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** @returns {Promise<number>} */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -17,7 +19,6 @@ export function freePort() {
 }
 
 async function waitForPort(port, child, deadlineMs) {
-  const { connect } = await import('node:net');
   const until = Date.now() + deadlineMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
@@ -36,32 +37,34 @@ async function waitForPort(port, child, deadlineMs) {
 }
 
 /**
- * A redis-server of its own, with AOF on (as production runs it), in a temp
- * dir. stop() kills it; start() brings it back on the same port and data.
+ * A redis-server of its own, with AOF on (as production runs it) unless told
+ * otherwise, in a temp dir. stop() ends it; start() brings it back on the
+ * same port and data.
  */
-export async function launchRedis({ port, appendonly = true } = {}) {
+export async function launchRedis(options = {}) {
+  const appendonly = options.appendonly ?? true;
   const dir = mkdtempSync(join(tmpdir(), 'smart-router-redis-'));
-  const chosen = port ?? (await freePort());
+  const port = options.port ?? (await freePort());
   let child;
   const server = {
-    port: chosen,
-    url: `redis://127.0.0.1:${chosen}`,
+    port,
+    url: `redis://127.0.0.1:${port}`,
     dir,
     async start() {
       child = spawn(
         'redis-server',
-        ['--port', String(chosen), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'everysec'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'everysec'],
         { stdio: 'ignore' },
       );
-      await waitForPort(chosen, child, 10_000);
+      await waitForPort(port, child, 10_000);
     },
     async stop(signal = 'SIGTERM') {
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill(signal);
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill(signal);
       await exited;
     },
-    /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
     pause() {
       child?.kill('SIGSTOP');
     },
