@@ -1,0 +1,109 @@
+import { Agent, request } from 'node:http';
+
+/** Latency samples in milliseconds, with the percentiles a report needs. */
+export class Latencies {
+  private samples: number[] = [];
+  add(ms: number): void {
+    this.samples.push(ms);
+  }
+  get count(): number {
+    return this.samples.length;
+  }
+  percentile(p: number): number {
+    if (!this.samples.length) return NaN;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+  }
+}
+
+export interface HttpClient {
+  post(path: string, body: unknown): Promise<number>;
+  close(): void;
+}
+
+/** A keep-alive JSON client with a fixed number of connections, as a telephony gateway would hold. */
+export function httpClient(baseUrl: string, connections: number): HttpClient {
+  const url = new URL(baseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  return {
+    post(path, body) {
+      const payload = JSON.stringify(body);
+      return new Promise((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+export interface ClosedLoopResult {
+  pairsPerSecond: number;
+  allocate: Latencies;
+  errors: number;
+}
+
+/**
+ * As many allocate+release pairs as `connections` callers can push through
+ * in `durationMs`, each caller waiting for its answer before the next.
+ */
+export async function closedLoop(client: HttpClient, paths: { allocate: string; release: string }, connections: number, durationMs: number): Promise<ClosedLoopResult> {
+  const allocate = new Latencies();
+  let pairs = 0;
+  let errors = 0;
+  const started = now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, worker) => {
+      for (let i = 0; now() < end; i++) {
+        const sid = `bench-${worker}-${i}`;
+        const t0 = now();
+        const a = await client.post(paths.allocate, { call_sid: sid });
+        allocate.add(now() - t0);
+        const r = await client.post(paths.release, { call_sid: sid });
+        if (a !== 200 || r !== 200) errors++;
+        pairs++;
+      }
+    }),
+  );
+  return { pairsPerSecond: pairs / ((now() - started) / 1000), allocate, errors };
+}
+
+/**
+ * Allocations started at a fixed rate whatever the answers do (open loop, so
+ * a slow answer cannot hide later ones); each is released once answered.
+ */
+export async function openLoop(client: HttpClient, paths: { allocate: string; release: string }, perSecond: number, durationMs: number): Promise<{ allocate: Latencies; errors: number; achieved: number }> {
+  const allocate = new Latencies();
+  const run = Math.random().toString(36).slice(2, 8);
+  let errors = 0;
+  const inflight: Promise<void>[] = [];
+  const started = now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / perSecond;
+    const wait = due - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sid = `open-${run}-${i}`;
+    inflight.push(
+      (async () => {
+        const t0 = now();
+        const a = await client.post(paths.allocate, { call_sid: sid });
+        allocate.add(now() - t0);
+        const r = await client.post(paths.release, { call_sid: sid });
+        if (a !== 200 || r !== 200) errors++;
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  return { allocate, errors, achieved: total / ((now() - started) / 1000) };
+}

@@ -1,0 +1,180 @@
+// make bench: the allocator's speed, each figure next to a baseline measured
+// in the same run on the same machine. Prints figures; asserts nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { packageRoot } from '../core/paths.js';
+import { RoutingStore } from '../lua/routing-store.js';
+import { freePort, launchRedis } from '../tools/local-redis.js';
+import { benchMembers, benchPool } from './fleet.js';
+import { closedLoop, httpClient, openLoop, type Latencies } from './load.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+}
+
+async function startServer(args: string[]): Promise<Server> {
+  const port = await freePort();
+  const [mode, redisUrl, ...rest] = args;
+  // stdout goes where a container runtime would send it, not into this
+  // process: reading the router's call logs here would slow the load generator.
+  const child = spawn(process.execPath, [join(packageRoot, 'dist/bench/servers.js'), mode as string, redisUrl as string, String(port), ...rest], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env },
+  });
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${mode} server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 600) throw new Error(`${mode} server did not start`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const ms = (l: Latencies, p: number) => `${fmt(l.percentile(p), 3)} ms`;
+
+async function throughput(server: Server, paths: { allocate: string; release: string }) {
+  const client = httpClient(server.url, CONNECTIONS);
+  await closedLoop(client, paths, CONNECTIONS, 1000); // warm-up: JIT, connections, script cache
+  const result = await closedLoop(client, paths, CONNECTIONS, SECONDS * 1000);
+  client.close();
+  return result;
+}
+
+/** Redis-side microseconds per allocate+release, from Redis's own command statistics. */
+async function scriptCost(redis: Redis, pods: number): Promise<{ usPerPair: number; pairsPerSecond: number }> {
+  const store = new RoutingStore(redis, `bench-cost-${pods}`);
+  await store.syncPool(benchPool('bench', pods), benchMembers(pods));
+  const version = (await store.poolsSnapshot()).version;
+  const pairs = 20_000;
+  const concurrency = 32;
+  const run = async (label: string) => {
+    let next = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < pairs) {
+          const sid = `${label}-${next++}`;
+          await store.allocate(sid, ['bench'], version);
+          await store.release(sid);
+        }
+      }),
+    );
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  await run('warm');
+  await redis.config('RESETSTAT');
+  const seconds = await run('measure');
+  const stats = await redis.info('commandstats');
+  let usec = 0;
+  let calls = 0;
+  for (const line of stats.split('\n')) {
+    const m = /^cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) {
+      calls += Number(m[2]);
+      usec += Number(m[3]);
+    }
+  }
+  if (calls < pairs * 2) throw new Error(`expected ${pairs * 2} script calls, Redis counted ${calls}`);
+  return { usPerPair: (usec / calls) * 2, pairsPerSecond: pairs / seconds };
+}
+
+/** The router's own allocation-latency histogram, from /metrics. */
+async function serverHistogram(url: string): Promise<{ count: number; buckets: Map<string, number> }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map<string, number>();
+  for (const m of text.matchAll(/^smart_router_allocation_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1] as string, Number(m[2]));
+  const count = Number(/^smart_router_allocation_duration_seconds_count (\d+)$/m.exec(text)?.[1] ?? 0);
+  return { count, buckets };
+}
+
+async function main() {
+  console.log(`smart-router benchmark: ${SECONDS}s per run, ${CONNECTIONS} connections, ${ROUNDS} rounds, node ${process.version}`);
+  const redisServer = await launchRedis({ appendonly: true });
+  const servers: Server[] = [];
+  try {
+    const baseline = await startServer(['baseline', redisServer.url]);
+    const router = await startServer(['router', redisServer.url, 'bench-http', '10']);
+    servers.push(baseline, router);
+    const api = { allocate: '/api/v1/allocate', release: '/api/v1/release' };
+    const bare = { allocate: '/allocate', release: '/release' };
+
+    // 1. Throughput: rounds interleaved so drift on the machine hits both alike.
+    const baseRates: number[] = [];
+    const routerRates: number[] = [];
+    let routerLatency: Latencies | undefined;
+    let baseLatency: Latencies | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const b = await throughput(baseline, bare);
+      const r = await throughput(router, api);
+      if (r.errors) throw new Error(`${r.errors} router pairs failed`);
+      baseRates.push(b.pairsPerSecond);
+      routerRates.push(r.pairsPerSecond);
+      baseLatency = b.allocate;
+      routerLatency = r.allocate;
+      console.log(`  round ${round + 1}: baseline ${fmt(b.pairsPerSecond, 0)} pairs/s, smart-router ${fmt(r.pairsPerSecond, 0)} pairs/s`);
+    }
+    const baseRate = median(baseRates);
+    const routerRate = median(routerRates);
+    console.log('\n1. allocate+release through HTTP, closed loop');
+    console.log(`   baseline (bare Express + one EVALSHA):  ${fmt(baseRate, 0)} pairs/s  p50 ${ms(baseLatency!, 50)}  p99 ${ms(baseLatency!, 99)}`);
+    console.log(`   smart-router:                           ${fmt(routerRate, 0)} pairs/s  p50 ${ms(routerLatency!, 50)}  p99 ${ms(routerLatency!, 99)}`);
+    console.log(`   ratio baseline/smart-router: ${fmt(baseRate / routerRate)}x (target <= 1.5x)`);
+
+    // 2. Latency at a steady 1,000 allocations/s (plus their releases), for
+    // both servers: the baseline shows what this machine and client add.
+    console.log('\n2. allocation latency at a fixed 1,000 allocations/s (open loop, client-observed)');
+    const before = await serverHistogram(router.url);
+    for (const [name, server, paths] of [['baseline', baseline, bare], ['smart-router', router, api]] as const) {
+      const client = httpClient(server.url, 64);
+      await openLoop(client, paths, 1000, 2000); // warm-up: open the connections first
+      const open = await openLoop(client, paths, 1000, SECONDS * 1000);
+      client.close();
+      if (open.errors) throw new Error(`${open.errors} open-loop pairs failed against ${name}`);
+      console.log(`   ${name.padEnd(13)} achieved ${fmt(open.achieved, 0)}/s over ${open.allocate.count} calls: p50 ${ms(open.allocate, 50)}  p90 ${ms(open.allocate, 90)}  p99 ${ms(open.allocate, 99)}  max ${ms(open.allocate, 100)}`);
+    }
+    const after = await serverHistogram(router.url);
+    const count = after.count - before.count;
+    const within = (le: string) => ((after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0)) / count;
+    console.log(`   smart-router server-side (allocation histogram, warm-up included): ${fmt(within('0.001') * 100, 1)}% within 1 ms, ${fmt(within('0.002') * 100, 1)}% within 2 ms (target p99 <= 2 ms)`);
+
+    // 3. Cost with 10,000 pods against 10 pods.
+    const redis = new Redis(redisServer.url);
+    const small = await scriptCost(redis, 10);
+    const large = await scriptCost(redis, 10_000);
+    await redis.quit();
+    console.log('\n3. allocation cost by pool size (allocate+release scripts, measured inside Redis)');
+    console.log(`   10 pods:     ${fmt(small.usPerPair)} us per pair in Redis, ${fmt(small.pairsPerSecond, 0)} pairs/s end to end`);
+    console.log(`   10,000 pods: ${fmt(large.usPerPair)} us per pair in Redis, ${fmt(large.pairsPerSecond, 0)} pairs/s end to end`);
+    console.log(`   ratio 10,000/10 pods: ${fmt(large.usPerPair / small.usPerPair)}x in Redis, ${fmt(small.pairsPerSecond / large.pairsPerSecond)}x end to end (target <= 1.2x)`);
+
+    const largeRouter = await startServer(['router', redisServer.url, 'bench-http-large', '10000']);
+    servers.push(largeRouter);
+    const smallRates: number[] = [];
+    const largeRates: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      smallRates.push((await throughput(router, api)).pairsPerSecond);
+      largeRates.push((await throughput(largeRouter, api)).pairsPerSecond);
+    }
+    console.log(`   through HTTP: 10 pods ${fmt(median(smallRates), 0)} pairs/s, 10,000 pods ${fmt(median(largeRates), 0)} pairs/s: ${fmt(median(smallRates) / median(largeRates))}x`);
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    await redisServer.destroy();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.stack ?? err.message);
+  process.exit(1);
+});
