@@ -1,9 +1,10 @@
 import type { Router } from 'express';
+import { telephonyRoutes } from '../api/telephony/provider-routes.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { RouterRuntime } from './router-runtime.js';
 
-/** The telephony provider webhooks for this configuration, if any. */
-export function telephonyRoutesFor(_config: Config, _runtime: RouterRuntime, _logger: Logger): Router | undefined {
-  return undefined;
+/** The telephony provider webhooks, under /api/v1/{twilio,plivo,exotel}/. */
+export function telephonyRoutesFor(config: Config, runtime: RouterRuntime, logger: Logger): Router {
+  return telephonyRoutes(runtime.router, { ...config.telephony, apiToken: config.apiToken }, runtime.metrics.registry, logger.child({ component: 'telephony' }));
 }

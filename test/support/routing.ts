@@ -13,6 +13,7 @@ import { planPoolAssignments } from '../../core/planner.js';
 import type { PodFacts, Pool, PoolSpec } from '../../core/pool-types.js';
 import { parseFleetFile, type StandaloneFleet } from '../../core/standalone-file.js';
 import { syncFleet } from '../../lua/pool-membership.js';
+import { telephonyRoutes, type TelephonyOptions } from '../../api/telephony/provider-routes.js';
 import { RoutingStore } from '../../lua/routing-store.js';
 
 /** The shared test redis-server started by the jest global setup. */
@@ -62,10 +63,11 @@ export interface TestRouter {
 }
 
 /** The real Express app over a real Redis, in process. */
-export function routerApp(store: RoutingStore, options: { apiToken?: string; wsUrlTemplate?: string } = {}): TestRouter {
+export function routerApp(store: RoutingStore, options: { apiToken?: string; wsUrlTemplate?: string; telephony?: TelephonyOptions } = {}): TestRouter {
   const metrics = new RouterMetrics(store);
   const logger = silentLogger();
   const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}' }, metrics, logger);
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, apiToken: options.apiToken, redisCommandTimeoutMs: 1000 });
+  const providerRoutes = options.telephony ? telephonyRoutes(router, options.telephony, metrics.registry, logger) : undefined;
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, apiToken: options.apiToken, redisCommandTimeoutMs: 1000, providerRoutes });
   return { app, store, router, metrics };
 }
