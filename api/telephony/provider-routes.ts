@@ -54,7 +54,7 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
 
   /** The URL the provider signed: what it called, as the public sees it. */
   const publicUrl = (req: Request) =>
-    options.publicUrl ? `${options.publicUrl.replace(/\/$/, '')}${req.originalUrl}` : `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`;
+    options.publicUrl ? `${options.publicUrl.replace(/\/$/, '')}${req.originalUrl}` : `${req.protocol}://${req.host}${req.originalUrl}`;
 
   const refuse = (provider: Provider, req: Request, res: Response, status: number, error: string) => {
     callbacks.inc({ provider, status: '', result: status === 403 ? 'invalid_signature' : 'invalid_request' });
