@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 -include hack/cluster.mk
 
-.PHONY: help deps packages build typecheck test unit integration demo bench clean
+.PHONY: help deps packages build typecheck test unit integration e2e demo bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -34,8 +34,13 @@ unit: node_modules/.installed ## Unit tests (pure logic, no servers)
 integration: deps ## Integration tests against a real redis-server
 	$(JEST) --selectProjects integration
 
-test: deps typecheck build ## Every test: unit, integration (real Redis), e2e (real Kubernetes API)
-	$(JEST) --selectProjects unit integration
+e2e: deps build cluster-up ## E2E tests against the cluster (the local control plane, or kind with CLUSTER=kind)
+	$(JEST) --selectProjects e2e
+
+# The cluster is stopped afterwards, pass or fail; KEEP_CLUSTER=1 keeps it.
+test: deps typecheck build cluster-up ## Every test: unit, integration (real Redis), e2e (real Kubernetes API)
+	set +e; $(JEST) --selectProjects unit integration e2e; status=$$?; \
+	[ -n "$${KEEP_CLUSTER:-}" ] || hack/cluster-down.sh; exit $$status
 
 demo: deps build ## Run smart-router standalone on the example pools and show an allocate/release
 	hack/demo.sh

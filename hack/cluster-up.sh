@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Starts a Kubernetes cluster for tests and the demo, writes its kubeconfig to
+# .cluster/kubeconfig and links kubectl, helm, kwokctl and etcd into
+# .cluster/bin/. Idempotent: a running cluster is reused, a crashed one is
+# cleaned up and started again.
+#   CLUSTER=local  real kube-apiserver, controller-manager, scheduler and etcd,
+#                  kwok simulating nodes and pods; no container runtime needed
+#   CLUSTER=kind   kind, for machines with Docker
+#   CLUSTER=auto   (default) kind when Docker answers and kind is installed, else local
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+HACK="$ROOT/hack"
+source "$HACK/versions.env"
+CACHE="${SMART_ROUTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smart-router}"
+STATE="$ROOT/.cluster"
+NAME=smart-router
+KUBECONFIG_OUT="$STATE/kubeconfig"
+BIN="$STATE/bin"
+log() { printf '[cluster-up] %s\n' "$*" >&2; }
+
+mode="${CLUSTER:-auto}"
+if [ "$mode" = auto ]; then
+  if command -v kind >/dev/null 2>&1 && docker info >/dev/null 2>&1; then mode=kind; else mode=local; fi
+fi
+mkdir -p "$STATE" "$BIN"
+echo "$mode" > "$STATE/mode"
+
+healthy() { [ -f "$KUBECONFIG_OUT" ] && "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }
+
+link_tools() {
+  ln -sf "$CACHE/kubernetes-$KUBERNETES_VERSION/bin/kubectl" "$BIN/kubectl"
+  ln -sf "$CACHE/helm-$HELM_VERSION/bin/helm" "$BIN/helm"
+  ln -sf "$CACHE/kwok-$KWOK_VERSION/bin/kwokctl" "$BIN/kwokctl"
+  ln -sf "$CACHE/kwok-$KWOK_VERSION/bin/kwok" "$BIN/kwok"
+  ln -sf "$CACHE/etcd-$ETCD_VERSION/bin/etcd" "$BIN/etcd"
+}
+
+"$HACK/build-tools.sh"
+link_tools
+export PATH="$BIN:$PATH"
+
+if healthy; then
+  log "cluster already running ($mode): $KUBECONFIG_OUT"
+  exit 0
+fi
+
+started=$SECONDS
+if [ "$mode" = kind ]; then
+  kind delete cluster --name "$NAME" >/dev/null 2>&1 || true
+  kind create cluster --name "$NAME" --kubeconfig "$KUBECONFIG_OUT" --wait 120s
+else
+  export KWOK_WORKDIR="$STATE/kwok"
+  # Whatever a crashed run left behind: its processes, then its state.
+  "$HACK/cluster-down.sh" --quiet
+  mkdir -p "$STATE" "$BIN"
+  echo "$mode" > "$STATE/mode"
+  link_tools
+  K="$CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+  kwokctl create cluster --name "$NAME" --runtime binary \
+    --kube-apiserver-binary "$K/kube-apiserver" \
+    --kube-controller-manager-binary "$K/kube-controller-manager" \
+    --kube-scheduler-binary "$K/kube-scheduler" \
+    --etcd-binary "$CACHE/etcd-$ETCD_VERSION/bin/etcd" \
+    --kwok-controller-binary "$CACHE/kwok-$KWOK_VERSION/bin/kwok" \
+    --kube-authorization=true --kube-admission=true \
+    --kubeconfig "$KUBECONFIG_OUT" \
+    --wait 120s --timeout 180s
+  # Fake nodes: kwok keeps them Ready and runs the pods scheduled onto them.
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" apply -f "$HACK/cluster/nodes.yaml" >/dev/null
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" wait --for=condition=Ready node --all --timeout=60s >/dev/null
+fi
+log "cluster up ($mode) in $((SECONDS - started))s: export KUBECONFIG=$KUBECONFIG_OUT PATH=$BIN:\$PATH"
