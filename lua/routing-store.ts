@@ -184,6 +184,25 @@ export class RoutingStore {
     };
   }
 
+  /** Active calls per pod, in one round trip. */
+  async callCounts(pods: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (!pods.length) return counts;
+    const pipeline = this.redis.pipeline();
+    for (const pod of pods) pipeline.scard(this.keys.podCalls(pod));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([err, n], i) => {
+      if (err) throw err;
+      counts.set(pods[i] as string, Number(n));
+    });
+    return counts;
+  }
+
+  /** The pods Redis holds as members of a pool. */
+  async poolMembers(pool: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.poolMembers(pool))).sort();
+  }
+
   async call(callSid: string): Promise<CallRecord | null> {
     const rec = await this.redis.hgetall(this.keys.call(callSid));
     if (!rec.pod) return null;
