@@ -25,6 +25,7 @@ export default {
     {
       ...common,
       displayName: 'e2e',
+      testTimeout: 120_000,
       testMatch: ['<rootDir>/e2e/**/*.e2e.test.ts'],
       globalSetup: '<rootDir>/test/support/redis-global-setup.js',
       globalTeardown: '<rootDir>/test/support/redis-global-teardown.js',

@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (ns) await deleteNamespace(ns);
   await kubectl(['uncordon', '--all']).catch(() => undefined);
-});
+}, 30_000);
 
 const readyPods = async () => (await listPods(ns, 'app=voice-agent')).filter((p) => p.ready && !p.deleting);
 
