@@ -1,0 +1,42 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { isTerminated, podFacts } from '../../../operator/pod-facts.js';
+
+const pod = (over: { ready?: boolean; restarts?: number[]; uid?: string; annotations?: Record<string, string>; deleting?: boolean; phase?: string } = {}): V1Pod => ({
+  metadata: {
+    name: 'voice-agent-0',
+    uid: over.uid ?? 'uid-1',
+    labels: { app: 'voice-agent' },
+    annotations: over.annotations,
+    deletionTimestamp: over.deleting ? new Date() : undefined,
+  },
+  status: {
+    phase: over.phase ?? 'Running',
+    conditions: [{ type: 'Ready', status: over.ready === false ? 'False' : 'True' }],
+    containerStatuses: (over.restarts ?? [0]).map((n, i) => ({ name: `c${i}`, restartCount: n, ready: true, image: 'x', imageID: 'x' })),
+  },
+});
+
+describe('podFacts', () => {
+  test('reads readiness, drain annotation and deletion', () => {
+    expect(podFacts(pod())).toEqual({ name: 'voice-agent-0', labels: { app: 'voice-agent' }, ready: true, drainRequested: false, deleting: false, incarnation: 'uid-1:0' });
+    expect(podFacts(pod({ ready: false })).ready).toBe(false);
+    expect(podFacts(pod({ phase: 'Pending' })).ready).toBe(false);
+    expect(podFacts(pod({ annotations: { 'smartrouter.io/drain': 'true' } })).drainRequested).toBe(true);
+    expect(podFacts(pod({ annotations: { 'smartrouter.io/drain': 'false' } })).drainRequested).toBe(false);
+    expect(podFacts(pod({ deleting: true })).deleting).toBe(true);
+  });
+
+  test('the incarnation changes with a restart or a new pod, not with readiness', () => {
+    const base = podFacts(pod()).incarnation;
+    expect(podFacts(pod({ ready: false })).incarnation).toBe(base);
+    expect(podFacts(pod({ restarts: [1] })).incarnation).not.toBe(base);
+    expect(podFacts(pod({ restarts: [0, 2] })).incarnation).toBe('uid-1:2');
+    expect(podFacts(pod({ uid: 'uid-2' })).incarnation).not.toBe(base);
+  });
+
+  test('finished pods count as gone', () => {
+    expect(isTerminated(pod({ phase: 'Succeeded' }))).toBe(true);
+    expect(isTerminated(pod({ phase: 'Failed' }))).toBe(true);
+    expect(isTerminated(pod())).toBe(false);
+  });
+});
