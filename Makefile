@@ -45,8 +45,9 @@ test: deps typecheck build cluster-up ## Every test: unit, integration (real Red
 demo: deps build ## Run smart-router standalone on the example pools and show an allocate/release
 	hack/demo.sh
 
-bench: deps build ## Benchmarks, with baselines measured in the same run
+bench: deps build cluster-up ## Benchmarks, with baselines measured in the same run (allocator, then operator on the local cluster)
 	node dist/bench/run.js
+	node dist/bench/operator-converge.js
 
 clean: ## Remove build output
 	rm -rf dist coverage

@@ -6,6 +6,7 @@ import { kubernetesDrainControl } from '../operator/drain-control.js';
 import { EventRecorder } from '../operator/events.js';
 import { FleetReconciler } from '../operator/fleet-reconciler.js';
 import { fleetInformers } from '../operator/informers.js';
+import { kubeRequestCounter } from '../operator/kube-metrics.js';
 import { LeaderElector } from '../operator/leader-election.js';
 import { ReconcileLoop } from '../operator/reconcile-loop.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
@@ -23,7 +24,8 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const log = logger.child({ namespace });
 
   const runtime = await openRouterRuntime(config, log);
-  const events = new EventRecorder(kc, namespace, config.operator.identity, log.child({ component: 'events' }));
+  const count = kubeRequestCounter(runtime.metrics.registry);
+  const events = new EventRecorder(kc, namespace, config.operator.identity, log.child({ component: 'events' }), count);
   let reconciler: FleetReconciler | undefined;
   let loop: ReconcileLoop | undefined;
   const informers = fleetInformers(kc, namespace, log.child({ component: 'informer' }), (kind, verb, obj) => {
@@ -31,8 +33,8 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
       reconciler?.podDeleted(obj).catch((err: Error) => log.warn('reaping a deleted pod failed', { pod: obj.metadata?.name, error: err.message }));
     }
     loop?.enqueue();
-  });
-  reconciler = new FleetReconciler(kc, namespace, informers.pods, informers.pools, runtime.store, runtime.metrics, events, log.child({ component: 'reconciler' }));
+  }, count);
+  reconciler = new FleetReconciler(kc, namespace, informers.pods, informers.pools, runtime.store, runtime.metrics, events, log.child({ component: 'reconciler' }), count);
   const fleet = reconciler;
   loop = new ReconcileLoop(() => fleet.reconcile(), { baseDelayMs: 200, maxDelayMs: 30_000, resyncMs: config.operator.resyncSeconds * 1000 }, log.child({ component: 'reconciler' }));
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
@@ -49,7 +51,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
       void reconcileLoop.stop();
       void reaper.stop();
     },
-  }, log.child({ component: 'leader-election' }));
+  }, log.child({ component: 'leader-election' }), count);
 
   await informers.start();
   elector.start();

@@ -62,7 +62,7 @@ else
     --kube-scheduler-binary "$K/kube-scheduler" \
     --etcd-binary "$CACHE/etcd-$ETCD_VERSION/bin/etcd" \
     --kwok-controller-binary "$CACHE/kwok-$KWOK_VERSION/bin/kwok" \
-    --kube-authorization=true --kube-admission=true \
+    --kube-authorization=true --kube-admission=true --disable-qps-limits \
     --kubeconfig "$KUBECONFIG_OUT" \
     --wait 120s --timeout 180s
   # Fake nodes: kwok keeps them Ready and runs the pods scheduled onto them.

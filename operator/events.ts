@@ -1,5 +1,6 @@
 import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
+import type { KubeRequestCounter } from './kube-metrics.js';
 
 export interface EventTarget {
   kind: 'VoiceAgentPool' | 'Pod';
@@ -16,6 +17,7 @@ export class EventRecorder {
     private readonly namespace: string,
     private readonly instance: string,
     private readonly logger: Logger,
+    private readonly count: KubeRequestCounter,
   ) {
     this.api = kc.makeApiClient(CoreV1Api);
   }
@@ -42,6 +44,7 @@ export class EventRecorder {
       reportingInstance: this.instance,
     };
     try {
+      this.count('create', 'events');
       await this.api.createNamespacedEvent({ namespace: this.namespace, body: event });
     } catch (err) {
       // Events are best effort: routing never waits on them.

@@ -7,6 +7,7 @@ import { validatePoolDocument } from '../core/pool-validation.js';
 import { membersOf } from '../lua/pool-membership.js';
 import type { EndedCall, RoutingStore } from '../lua/routing-store.js';
 import type { EventRecorder } from './events.js';
+import type { KubeRequestCounter } from './kube-metrics.js';
 import { isTerminated, podFacts } from './pod-facts.js';
 import { desiredPoolStatus, statusChanged } from './pool-status.js';
 
@@ -16,6 +17,25 @@ export interface VoiceAgentPoolObject extends KubernetesObject {
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const LABEL_PATCH_CONCURRENCY = 16;
+
+/** Runs `work` over `items`, at most `limit` at once; the first failure is thrown after all settle. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure;
+}
 
 /**
  * One reconcile of the whole namespace, level-based: read pools and pods from
@@ -39,6 +59,7 @@ export class FleetReconciler {
     private readonly metrics: RouterMetrics,
     private readonly events: EventRecorder,
     private readonly logger: Logger,
+    private readonly count: KubeRequestCounter,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -123,18 +144,21 @@ export class FleetReconciler {
   }
 
   private async applyLabels(podObjects: V1Pod[], plan: Plan): Promise<void> {
-    for (const pod of podObjects) {
+    const changes = podObjects.filter((pod) => {
+      const want = plan.placements.get(pod.metadata!.name!)?.pool ?? null;
+      return want !== (pod.metadata?.labels?.[POOL_LABEL] ?? null) && !pod.metadata?.deletionTimestamp;
+    });
+    // Patches are independent: a few at a time keeps a 1,000-pod converge short without flooding the API server.
+    await forEachLimited(changes, LABEL_PATCH_CONCURRENCY, async (pod) => {
       const name = pod.metadata!.name!;
       const want = plan.placements.get(name)?.pool ?? null;
-      const have = pod.metadata?.labels?.[POOL_LABEL] ?? null;
-      if (want === have || pod.metadata?.deletionTimestamp) continue;
       try {
+        this.count('patch', 'pods');
         await this.core.patchNamespacedPod({ name, namespace: this.namespace, body: { metadata: { labels: { [POOL_LABEL]: want } } } }, mergePatch);
       } catch (err) {
-        if ((err as { code?: number }).code === 404) continue; // deleted meanwhile
-        throw err;
+        if ((err as { code?: number }).code !== 404) throw err; // 404: deleted meanwhile
       }
-    }
+    });
   }
 
   private async writeStatus(pools: Pool[], objects: Map<string, VoiceAgentPoolObject>, plan: Plan, pods: Map<string, { ready: boolean }>): Promise<void> {
@@ -147,6 +171,7 @@ export class FleetReconciler {
       const next = desiredPoolStatus({ generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, obj.status, now);
       if (!statusChanged(obj.status, next)) continue;
       try {
+        this.count('patch', `${POOL_PLURAL}/status`);
         await this.custom.patchNamespacedCustomObjectStatus(
           { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: next } },
           mergePatch,

@@ -2,6 +2,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, t
 import type { Logger } from '../core/logger.js';
 import { POOL_API_GROUP, POOL_API_VERSION, POOL_PLURAL } from '../core/pool-types.js';
 import type { VoiceAgentPoolObject } from './fleet-reconciler.js';
+import type { KubeRequestCounter } from './kube-metrics.js';
 
 export interface FleetInformers {
   pods: Informer<V1Pod> & ObjectCache<V1Pod>;
@@ -14,14 +15,20 @@ export interface FleetInformers {
  * List+watch of the namespace's pods and VoiceAgentPools. A watch that ends
  * or expires is restarted from a fresh list after a short pause; nothing polls.
  */
-export function fleetInformers(kc: KubeConfig, namespace: string, logger: Logger, onChange: (kind: string, verb: string, obj: KubernetesObject) => void): FleetInformers {
+export function fleetInformers(kc: KubeConfig, namespace: string, logger: Logger, onChange: (kind: string, verb: string, obj: KubernetesObject) => void, count: KubeRequestCounter): FleetInformers {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const pods = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace }));
+  const pods = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => {
+    count('list', 'pods');
+    return core.listNamespacedPod({ namespace });
+  });
   const pools = makeInformer<VoiceAgentPoolObject>(
     kc,
     `/apis/${POOL_API_GROUP}/${POOL_API_VERSION}/namespaces/${namespace}/${POOL_PLURAL}`,
-    () => custom.listNamespacedCustomObject({ group: POOL_API_GROUP, version: POOL_API_VERSION, namespace, plural: POOL_PLURAL }) as Promise<KubernetesListObject<VoiceAgentPoolObject>>,
+    () => {
+      count('list', POOL_PLURAL);
+      return custom.listNamespacedCustomObject({ group: POOL_API_GROUP, version: POOL_API_VERSION, namespace, plural: POOL_PLURAL }) as Promise<KubernetesListObject<VoiceAgentPoolObject>>;
+    },
   );
   let stopped = false;
   for (const [kind, informer] of [

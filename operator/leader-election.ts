@@ -1,5 +1,6 @@
 import { CoordinationV1Api, KubeConfig, V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
+import type { KubeRequestCounter } from './kube-metrics.js';
 
 export interface LeaseRecord {
   holder: string;
@@ -47,6 +48,7 @@ export class LeaderElector {
     private readonly timing: LeaseTiming,
     private readonly callbacks: { onStartedLeading(): void; onStoppedLeading(): void },
     private readonly logger: Logger,
+    private readonly count: KubeRequestCounter = () => undefined,
   ) {
     this.api = kc.makeApiClient(CoordinationV1Api);
   }
@@ -86,11 +88,13 @@ export class LeaderElector {
     try {
       let lease: V1Lease | undefined;
       try {
+        this.count('get', 'leases');
         lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
       } catch (err) {
         if (status(err) !== 404) throw err;
       }
       if (!lease) {
+        this.count('create', 'leases');
         await this.api.createNamespacedLease({ namespace: this.namespace, body: this.leaseBody(undefined, 0, now) });
         this.lastRenewMs = now;
         this.setLeading(true);
@@ -104,6 +108,7 @@ export class LeaderElector {
         return;
       }
       const transitions = record.holder === this.identity ? record.transitions : record.transitions + 1;
+      this.count('update', 'leases');
       await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.leaseBody(lease, transitions, now) });
       this.lastRenewMs = now;
       this.setLeading(true);

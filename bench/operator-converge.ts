@@ -1,0 +1,122 @@
+// make bench, operator part: 1,000 pods in 5 pools on the local control plane.
+// Prints how long the operator takes to converge and to carry a pool change
+// into Redis, and how many Kubernetes API requests it makes. Asserts nothing.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { packageRoot } from '../core/paths.js';
+import { RoutingStore } from '../lua/routing-store.js';
+import { freePort, launchRedis } from '../tools/local-redis.js';
+import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
+
+const PODS = Number(process.env.BENCH_PODS ?? 1000);
+const POOLS = 5;
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
+const per = PODS / POOLS;
+
+const poolYaml = (i: number, replicas: number) => `apiVersion: smartrouter.io/v1alpha1
+kind: VoiceAgentPool
+metadata: { name: pool-${i} }
+spec: { tier: tier-${i}, capacity: 4, replicas: ${replicas}, priority: ${POOLS - i}, selector: { matchLabels: { app: bench-agent } } }
+`;
+
+const statefulSet = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: bench-agent }
+spec:
+  serviceName: bench-agent
+  replicas: ${PODS}
+  podManagementPolicy: Parallel
+  selector: { matchLabels: { app: bench-agent } }
+  template:
+    metadata: { labels: { app: bench-agent } }
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{ name: agent, image: voice-agent:bench }]
+`;
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
+
+async function kubeRequests(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^smart_router_kube_requests_total\{verb="([^"]+)",resource="([^"]+)"\} (\d+)$/gm)) total += Number(m[3]);
+  return total;
+}
+
+async function kubeRequestsByKind(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [...text.matchAll(/^smart_router_kube_requests_total\{verb="([^"]+)",resource="([^"]+)"\} (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}: ${m[3]}`).join(', ');
+}
+
+async function main() {
+  requireCluster();
+  const ns = `bench-${Math.random().toString(36).slice(2, 7)}`;
+  const redisServer = await launchRedis({ appendonly: true });
+  const redis = new Redis(redisServer.url);
+  const store = new RoutingStore(redis, 'bench');
+  const port = await freePort();
+  let operator: ReturnType<typeof spawn> | undefined;
+  try {
+    await kubectl(['apply', '-f', join(packageRoot, 'crds')]);
+    await kubectl(['wait', '--for=condition=Established', 'crd/voiceagentpools.smartrouter.io', '--timeout=60s']);
+    await kubectl(['create', 'namespace', ns]);
+    console.log(`operator benchmark: ${PODS} pods in ${POOLS} pools, namespace ${ns}`);
+    let t = Date.now();
+    await apply(statefulSet, ns);
+    await waitFor(`${PODS} Ready pods`, async () => {
+      const sts = await kubectlJson<{ status: { readyReplicas?: number } }>(['get', 'statefulset', 'bench-agent'], ns);
+      return (sts.status.readyReplicas ?? 0) === PODS;
+    }, 600_000, 500);
+    console.log(`   ${PODS} pods Running and Ready (kwok) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    operator = spawn(process.execPath, [join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
+      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'bench', LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor('operator leading', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as { is_leader: boolean }).is_leader, 60_000, 100);
+    const requestsBefore = await kubeRequests(url);
+
+    // 1. Converge: from applying the pools to every pod labelled, in Redis and every pool Ready.
+    t = Date.now();
+    await apply(Array.from({ length: POOLS }, (_, i) => poolYaml(i, per)).join('---\n'), ns);
+    await waitFor('converged', async () => {
+      const members = await Promise.all(Array.from({ length: POOLS }, (_, i) => store.poolMembers(`pool-${i}`)));
+      if (members.reduce((n, m) => n + m.length, 0) !== PODS) return false;
+      const labelled = (await kubectl(['get', 'pods', '-l', 'smartrouter.io/pool', '-o', 'name'], { namespace: ns })).trim().split('\n').filter(Boolean).length;
+      if (labelled !== PODS) return false;
+      const pools = await kubectlJson<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>(['get', 'vap'], ns);
+      return pools.items.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    }, 300_000, 100);
+    const convergeS = (Date.now() - t) / 1000;
+    const convergeRequests = (await kubeRequests(url)) - requestsBefore;
+    console.log('\n1. converge: pools applied -> all pods labelled, in Redis, status Ready');
+    console.log(`   ${convergeS.toFixed(2)} s (target < 30 s); ${convergeRequests} Kubernetes API requests by the operator (${await kubeRequestsByKind(url)})`);
+
+    // 2. A pool change reaching Redis: pool-0's replicas alternate between two sizes.
+    const latencies: number[] = [];
+    for (let i = 0; i < CHANGES; i++) {
+      const replicas = i % 2 === 0 ? per - 10 : per;
+      const started = Date.now();
+      await kubectl(['patch', 'vap', 'pool-0', '--type=merge', '-p', JSON.stringify({ spec: { replicas } })], { namespace: ns });
+      await waitFor('change in redis', async () => (await store.poolMembers('pool-0')).length === replicas, 30_000, 5);
+      latencies.push(Date.now() - started);
+    }
+    console.log(`\n2. pool change (kubectl patch replicas) -> Redis membership, over ${CHANGES} changes`);
+    console.log(`   p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms (target p99 < 1 s; includes kubectl's own start-up)`);
+    const lists = (await (await fetch(`${url}/metrics`)).text()).match(/^smart_router_kube_requests_total\{verb="list",resource="pods"\} (\d+)$/m)?.[1];
+    console.log(`   pod lists during the whole run: ${lists} (one per informer start: no relists in steady state)`);
+  } finally {
+    operator?.kill('SIGTERM');
+    // Waits, so a following run measures a quiet API server.
+    await kubectl(['delete', 'namespace', ns, '--timeout=180s']).catch(() => undefined);
+    await redis.quit();
+    await redisServer.destroy();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.stack ?? err.message);
+  process.exit(1);
+});
