@@ -78,3 +78,29 @@ describe('canAcquire (leader election)', () => {
     expect(canAcquire(record, 'me', 1_000, 16_001)).toBe(true);
   });
 });
+
+describe('forEachLimited', () => {
+  test('never runs more than the limit at once, runs every item, and reports the first failure after all settle', async () => {
+    const { forEachLimited } = await import('../../../operator/fleet-reconciler.js');
+    let inFlight = 0;
+    let peak = 0;
+    const seen: number[] = [];
+    await forEachLimited(Array.from({ length: 40 }, (_, i) => i), 4, async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await tick();
+      seen.push(i);
+      inFlight--;
+    });
+    expect(peak).toBe(4);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    const done: number[] = [];
+    await expect(
+      forEachLimited([1, 2, 3], 2, async (i) => {
+        if (i === 1) throw new Error('conflict');
+        done.push(i);
+      }),
+    ).rejects.toThrow('conflict');
+    expect(done.sort()).toEqual([2, 3]);
+  });
+});
