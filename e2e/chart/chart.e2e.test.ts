@@ -1,0 +1,126 @@
+// The Helm chart against the real API server: lint, schema-checked values,
+// server-side dry run, a real apply, and its RBAC proven enough and no more by
+// running the operator with the chart's own ServiceAccount token.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { packageRoot } from '../../core/paths.js';
+import { CLUSTER_DIR, KubectlError } from '../../tools/kubectl.js';
+import { startRouterProcess } from '../../test/support/router-process.js';
+import { api, countBy, deployAgents, kubectl, kubectlJson, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from '../operator/support.js';
+
+const run = promisify(execFile);
+const HELM = join(CLUSTER_DIR, 'bin', 'helm');
+const CHART = join(packageRoot, 'charts', 'smart-router');
+const helm = async (args: string[]) => (await run(HELM, args, { maxBuffer: 16 * 1024 * 1024 })).stdout;
+const template = (ns: string, sets: string[]) => helm(['template', 'r', CHART, '--namespace', ns, '--kube-version', '1.36.3', ...sets.flatMap((s) => ['--set', s])]);
+
+const POOLS = [
+  'pools[0].name=standard', 'pools[0].spec.tier=standard', 'pools[0].spec.exclusive=true', 'pools[0].spec.replicas=3',
+  'pools[0].spec.selector.matchLabels.app=voice-agent', 'pools[0].spec.fallback[0]=basic',
+  'pools[1].name=basic', 'pools[1].spec.tier=basic', 'pools[1].spec.capacity=3', 'pools[1].spec.replicas=1',
+  'pools[1].spec.selector.matchLabels.app=voice-agent',
+];
+
+let env: OperatorEnv;
+beforeAll(async () => {
+  env = await operatorEnv('e2e-chart');
+}, 60_000);
+afterAll(async () => {
+  await env?.teardown();
+}, 60_000);
+
+test('helm lint passes, and the chart CRD is the published one', async () => {
+  const out = await helm(['lint', CHART, '--kube-version', '1.36.3', '--set', 'redis.url=redis://redis:6379']);
+  expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  const [published, packaged] = await Promise.all([run('cat', [join(packageRoot, 'crds/voiceagentpool.yaml')]), run('cat', [join(CHART, 'crds/voiceagentpool.yaml')])]);
+  expect(packaged.stdout).toBe(published.stdout);
+});
+
+test.each([
+  [['redis.url=redis://r:6379', 'replicaCount=0'], /replicaCount.*minimum/],
+  [['redis.url=redis://r:6379', 'config.logLevel=loud'], /logLevel/],
+  [['redis.url=redis://r:6379', 'config.logLevell=info'], /additional properties 'logLevell' not allowed/],
+  [['redis.url=localhost:6379'], /redis\/url/],
+  [[], /set redis\.url, redis\.existingSecret, or redis\.bundled\.enabled=true/],
+])('wrong values %j are refused with a clear message', async (sets, message) => {
+  const err = await template('x', sets).then(
+    () => undefined,
+    (e: { stderr: string }) => e.stderr,
+  );
+  expect(err).toMatch(message);
+});
+
+test('every rendered object passes the API server (dry run), with every option on', async () => {
+  const rendered = await template(env.namespace, [
+    'redis.bundled.enabled=true', 'networkPolicy.enabled=true', 'apiToken.existingSecret=tok', 'telephony.existingSecret=tel', 'telephony.publicUrl=https://router.example.com', ...POOLS,
+  ]);
+  const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: rendered, namespace: env.namespace });
+  for (const kind of ['deployment.apps/r-smart-router', 'statefulset.apps/r-smart-router-redis', 'role.rbac.authorization.k8s.io/r-smart-router', 'poddisruptionbudget.policy/r-smart-router', 'networkpolicy.networking.k8s.io/r-smart-router', 'voiceagentpool.smartrouter.io/standard', 'deployment.apps/r-smart-router-ws', 'configmap/r-smart-router-ws']) {
+    expect(out).toContain(`${kind} created (server dry run)`);
+  }
+});
+
+test("applied for real, the ServiceAccount can do what the operator needs and nothing more, and the operator works with its token", async () => {
+  const rendered = await template(env.namespace, [`redis.url=${process.env.SMART_ROUTER_TEST_REDIS_URL}`, ...POOLS]);
+  await kubectl(['apply', '-f', '-'], { input: rendered, namespace: env.namespace });
+  const sa = `system:serviceaccount:${env.namespace}:r-smart-router`;
+
+  const list = await kubectl(['auth', 'can-i', '--list', `--as=${sa}`], { namespace: env.namespace });
+  const rows = list.split('\n').slice(1).filter((l) => l.trim()).map((l) => l.trim().split(/\s{2,}/));
+  const resources = Object.fromEntries(rows.filter((r) => r[0] && !r[0].startsWith('[') && !r[0].includes('authorization.k8s.io') && !r[0].includes('authentication.k8s.io')).map((r) => [r[0], r[r.length - 1]]));
+  expect(resources).toEqual({
+    pods: '[get list watch patch]',
+    events: '[create patch]',
+    'voiceagentpools.smartrouter.io': '[get list watch]',
+    'voiceagentpools.smartrouter.io/status': '[get patch update]',
+    'leases.coordination.k8s.io': '[get create update]',
+  });
+  for (const forbidden of [['delete', 'pods'], ['get', 'secrets'], ['update', 'voiceagentpools'], ['list', 'nodes'], ['list', 'pods', '--all-namespaces']]) {
+    // can-i answers "no" with exit code 1.
+    const code = await kubectl(['auth', 'can-i', ...forbidden, `--as=${sa}`], { namespace: env.namespace }).then(
+      () => 0,
+      (e: KubectlError) => e.code,
+    );
+    expect([forbidden.join(' '), code]).toEqual([forbidden.join(' '), 1]);
+  }
+
+  // A kubeconfig holding only the ServiceAccount's token.
+  const admin = await kubectlJson<{ clusters: { cluster: Record<string, string> }[] }>(['config', 'view', '--raw', '--minify']);
+  const token = (await kubectl(['create', 'token', 'r-smart-router', '--duration=1h'], { namespace: env.namespace })).trim();
+  const cluster = admin.clusters[0]!.cluster;
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'smart-router-sa-')), 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster }],
+      users: [{ name: 'sa', user: { token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa', namespace: env.namespace } }],
+      'current-context': 'sa',
+    }),
+  );
+  await deployAgents(env.namespace, 4);
+  const saOp = await startRouterProcess(['operator', '--kubeconfig', kubeconfig, '--namespace', env.namespace], {
+    REDIS_URL: process.env.SMART_ROUTER_TEST_REDIS_URL!,
+    KEY_PREFIX: env.prefix,
+    LEASE_NAME: 'r-smart-router-leader',
+  });
+  env.operators.push(saOp);
+  await waitForLabels(env.namespace, 'pools assigned with the SA token', (l) => countBy(l).standard === 3 && countBy(l).basic === 1);
+  await waitFor('status written', async () => {
+    const pool = await kubectlJson<{ status?: { readyPods?: number } }>(['get', 'vap', 'standard'], env.namespace);
+    return pool.status?.readyPods === 3;
+  });
+  const call = await api(saOp, '/api/v1/allocate', { call_sid: 'sa-call' });
+  expect(call.body).toMatchObject({ success: true, source_pool: 'pool:standard' });
+  expect((await api(saOp, '/api/v1/drain', { pod_name: call.body.pod_name })).body).toMatchObject({ draining: true });
+  const events = await kubectlJson<{ items: { reason: string }[] }>(['get', 'events'], env.namespace);
+  expect(events.items.map((e) => e.reason)).toContain('PodAssigned');
+  const lease = await kubectlJson<{ spec: { holderIdentity: string } }>(['get', 'lease', 'r-smart-router-leader'], env.namespace);
+  expect(lease.spec.holderIdentity).toBeTruthy();
+  expect(saOp.output()).not.toMatch(/forbidden/i);
+}, 120_000);
