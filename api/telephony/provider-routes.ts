@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
+import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import type { CallRouter } from '../call-router.js';
+import type { Allocation, CallRouter } from '../call-router.js';
 import { HttpError } from '../errors.js';
 import { merchantOf } from '../routes/calls.js';
 import { validateBody } from '../validation.js';
@@ -10,18 +11,8 @@ import { isTerminalStatus, type Provider } from './call-status.js';
 import { plivoSpeakHangup, plivoStream, twimlConnectStream, twimlSayHangup } from './markup.js';
 import { verifyPlivoV3Signature, verifyTwilioSignature, type FormParams } from './signatures.js';
 
-export interface TelephonyOptions {
-  /** The public base URL providers call (e.g. https://router.example.com), used to check signatures behind proxies. */
-  publicUrl?: string;
-  verifySignatures: boolean;
-  twilioAuthToken?: string;
-  plivoAuthToken?: string;
-  exotelApiKey?: string;
-  exotelApiToken?: string;
-  /** The router's bearer token, which Exotel may send instead of basic auth. */
-  apiToken?: string;
-  failureMessage: string;
-}
+/** The telephony settings (see core/config.ts), plus the router's bearer token, which Exotel may send instead of basic auth. */
+export type TelephonyOptions = Config['telephony'] & { apiToken?: string };
 
 interface RouteQuery {
   merchantId?: string;
@@ -141,33 +132,29 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
     }
   }
 
-  routes.post('/twilio/allocate', form, verifyTwilio, async (req, res) => {
-    const result = await allocateFor('twilio', req, first(req.body?.CallSid));
-    res.type('text/xml');
-    if (!result.ok) {
-      callbacks.inc({ provider: 'twilio', status: '', result: 'refused' });
-      logger.warn('provider call refused', { provider: 'twilio', call_sid: first(req.body?.CallSid), reason: result.reason });
-      res.send(twimlSayHangup(options.failureMessage));
-      return;
-    }
-    const { allocation } = result;
-    callbacks.inc({ provider: 'twilio', status: '', result: 'allocated' });
-    res.send(twimlConnectStream(allocation.wsUrl, { call_sid: allocation.callSid, pod_name: allocation.pod, pool: allocation.pool }));
-  });
+  /** Twilio and Plivo answer with markup: a stream to the pod, or the failure message spoken and a hang-up. */
+  const markupAllocate = (provider: 'twilio' | 'plivo', sidField: string, stream: (a: Allocation) => string, spoken: (message: string) => string): RequestHandler =>
+    async function allocateWithMarkup(req, res) {
+      const sid = first(req.body?.[sidField]);
+      const result = await allocateFor(provider, req, sid);
+      res.type('text/xml');
+      if (!result.ok) {
+        callbacks.inc({ provider, status: '', result: 'refused' });
+        logger.warn('provider call refused', { provider, call_sid: sid, reason: result.reason });
+        res.send(spoken(options.failureMessage));
+        return;
+      }
+      callbacks.inc({ provider, status: '', result: 'allocated' });
+      res.send(stream(result.allocation));
+    };
 
-  routes.post('/plivo/allocate', form, verifyPlivo, async (req, res) => {
-    const result = await allocateFor('plivo', req, first(req.body?.CallUUID));
-    res.type('text/xml');
-    if (!result.ok) {
-      callbacks.inc({ provider: 'plivo', status: '', result: 'refused' });
-      logger.warn('provider call refused', { provider: 'plivo', call_sid: first(req.body?.CallUUID), reason: result.reason });
-      res.send(plivoSpeakHangup(options.failureMessage));
-      return;
-    }
-    const { allocation } = result;
-    callbacks.inc({ provider: 'plivo', status: '', result: 'allocated' });
-    res.send(plivoStream(allocation.wsUrl, { call_sid: allocation.callSid, pod_name: allocation.pod }));
-  });
+  routes.post(
+    '/twilio/allocate',
+    form,
+    verifyTwilio,
+    markupAllocate('twilio', 'CallSid', (a) => twimlConnectStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod, pool: a.pool }), twimlSayHangup),
+  );
+  routes.post('/plivo/allocate', form, verifyPlivo, markupAllocate('plivo', 'CallUUID', (a) => plivoStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod }), plivoSpeakHangup));
 
   const exotelAllocate: RequestHandler = async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
