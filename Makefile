@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 -include hack/cluster.mk
 
-.PHONY: help deps packages build typecheck test unit integration e2e demo bench clean
+.PHONY: help deps packages build typecheck test unit integration e2e demo demo-operator bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,6 +44,9 @@ test: deps typecheck build cluster-up ## Every test: unit, integration (real Red
 
 demo: deps build ## Run smart-router standalone on the example pools and show an allocate/release
 	hack/demo.sh
+
+demo-operator: deps build ## The same in operator mode, on the local control plane with a StatefulSet of voice agents
+	hack/demo-operator.sh
 
 bench: deps build cluster-up ## Benchmarks, with baselines measured in the same run (allocator, then operator on the local cluster)
 	node dist/bench/run.js
