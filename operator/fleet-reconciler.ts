@@ -18,6 +18,8 @@ export interface VoiceAgentPoolObject extends KubernetesObject {
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const LABEL_PATCH_CONCURRENCY = 16;
+/** Beyond this many pods changing the same way at once, one Event on the pool tells it. */
+const EVENTS_PER_POD_LIMIT = 10;
 
 /** Runs `work` over `items`, at most `limit` at once; the first failure is thrown after all settle. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -195,23 +197,39 @@ export class FleetReconciler {
     const next = new Map<string, string>();
     const uids = new Map(podObjects.map((p) => [p.metadata!.name!, p.metadata?.uid]));
     for (const [pod, placement] of plan.placements) next.set(pod, `${placement.pool}/${placement.role}`);
-    const messages: Promise<void>[] = [];
-    const describe = (role: PodRole, pool: string) =>
-      role === 'serving' ? ['PodAssigned', `serving pool ${pool}`] : ['PodDraining', `draining from pool ${pool}: keeps its calls, takes no new ones (${role})`];
+    // Transitions grouped by pool and reason: a handful become one Event per
+    // pod, a mass change (a new pool, a big scale) one Event on the pool.
+    const groups = new Map<string, { pool: string; reason: string; message: string; pods: string[] }>();
+    const add = (pool: string, reason: string, message: string, pod: string) => {
+      const key = `${pool}/${reason}`;
+      const group = groups.get(key) ?? { pool, reason, message, pods: [] };
+      group.pods.push(pod);
+      groups.set(key, group);
+    };
     for (const [pod, state] of next) {
       if (this.lastRoles.get(pod) === state) continue;
       const [pool, role] = state.split('/') as [string, PodRole];
-      const [reason, message] = describe(role, pool);
-      this.logger.info(message as string, { pod, pool, role });
-      messages.push(this.events.record({ kind: 'Pod', name: pod, uid: uids.get(pod) }, 'Normal', reason as string, message as string));
+      this.logger.info(role === 'serving' ? 'pod assigned' : 'pod draining', { pod, pool, role });
+      if (role === 'serving') add(pool, 'PodAssigned', `serving pool ${pool}`, pod);
+      else add(pool, 'PodDraining', `draining from pool ${pool}: keeps its calls, takes no new ones (${role})`, pod);
     }
     for (const [pod, state] of this.lastRoles) {
       if (next.has(pod) || !uids.has(pod)) continue;
-      const pool = state.split('/')[0];
+      const pool = state.split('/')[0] as string;
       this.logger.info('pod released from pool', { pod, pool });
-      messages.push(this.events.record({ kind: 'Pod', name: pod, uid: uids.get(pod) }, 'Normal', 'PodReleased', `left pool ${pool}: idle, unlabelled, free for other pools`));
+      add(pool, 'PodReleased', `left pool ${pool}: idle, unlabelled, free for other pools`, pod);
     }
     this.lastRoles = next;
+    const messages: Promise<void>[] = [];
+    for (const group of groups.values()) {
+      if (group.pods.length <= EVENTS_PER_POD_LIMIT) {
+        for (const pod of group.pods) messages.push(this.events.record({ kind: 'Pod', name: pod, uid: uids.get(pod) }, 'Normal', group.reason, group.message));
+      } else {
+        const shown = group.pods.slice(0, EVENTS_PER_POD_LIMIT).join(', ');
+        const message = `${group.pods.length} pods: ${group.message} (${shown} and ${group.pods.length - EVENTS_PER_POD_LIMIT} more)`;
+        messages.push(this.events.record({ kind: 'VoiceAgentPool', name: group.pool }, 'Normal', group.reason, message));
+      }
+    }
     void Promise.all(messages);
   }
 }

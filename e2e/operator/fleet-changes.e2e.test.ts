@@ -147,6 +147,23 @@ test('kubectl drain of a node: its pods stop taking calls at once, replacements 
   }
 }, 180_000);
 
+test('a mass assignment is one Event on the pool, not one per pod', async () => {
+  await deployAgents(ns(), 12, 'bulk-agent', { app: 'bulk-agent' });
+  // All twelve exist and are Ready first, so one reconcile assigns them together.
+  await waitFor('12 Ready bulk pods', async () => (await listPods(ns(), 'app=bulk-agent')).filter((p) => p.ready).length === 12);
+  await apply(pool('bulk', '{ tier: bulk, replicas: 12, selector: { matchLabels: { app: bulk-agent } } }'), ns());
+  await waitForLabels(ns(), 'bulk assigned', (l) => countBy(l).bulk === 12);
+  const events = await waitFor('pool event', async () => {
+    const e = (await eventsFor(ns(), 'bulk')).filter((x) => x.reason === 'PodAssigned');
+    return e.length ? e : undefined;
+  });
+  expect(events).toHaveLength(1);
+  expect(events[0]!.message).toMatch(/^12 pods: serving pool bulk \(bulk-agent-0, .* and 2 more\)$/);
+  expect((await eventsFor(ns(), 'bulk-agent-0')).filter((x) => x.reason === 'PodAssigned')).toEqual([]);
+  await kubectl(['delete', 'vap', 'bulk'], { namespace: ns() });
+  await kubectl(['delete', 'statefulset', 'bulk-agent'], { namespace: ns() });
+}, 120_000);
+
 test('Redis flushed: the next reconcile rebuilds membership', async () => {
   // Every key of this installation, as FLUSHALL would (other suites share the server).
   const keys = await env.redis.keys(`${env.store.keys.base}*`);
