@@ -32,17 +32,3 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rec
   }
   return true;
 }
-
-/** The selector as a `kubectl -l` / labelSelector query string. */
-export function selectorToQuery(selector: LabelSelector | undefined): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${key}=${value}`);
-  for (const req of selector?.matchExpressions ?? []) {
-    const values = (req.values ?? []).join(',');
-    if (req.operator === 'In') parts.push(`${req.key} in (${values})`);
-    else if (req.operator === 'NotIn') parts.push(`${req.key} notin (${values})`);
-    else if (req.operator === 'Exists') parts.push(req.key);
-    else parts.push(`!${req.key}`);
-  }
-  return parts.join(',');
-}

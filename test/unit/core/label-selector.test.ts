@@ -1,4 +1,4 @@
-import { selectorMatches, selectorToQuery } from '../../../core/label-selector.js';
+import { selectorMatches } from '../../../core/label-selector.js';
 
 const labels = { app: 'voice', lang: 'en', zone: 'a' };
 
@@ -24,18 +24,5 @@ describe('selectorMatches', () => {
     [{ key: 'zone', operator: 'DoesNotExist' as const }, false],
   ])('%j matches: %s', (requirement, expected) => {
     expect(selectorMatches({ matchExpressions: [requirement] }, labels)).toBe(expected);
-  });
-  test('renders as a kubectl label query', () => {
-    expect(
-      selectorToQuery({
-        matchLabels: { app: 'voice' },
-        matchExpressions: [
-          { key: 'lang', operator: 'In', values: ['en', 'hi'] },
-          { key: 'zone', operator: 'NotIn', values: ['b'] },
-          { key: 'gpu', operator: 'Exists' },
-          { key: 'spot', operator: 'DoesNotExist' },
-        ],
-      }),
-    ).toBe('app=voice,lang in (en,hi),zone notin (b),gpu,!spot');
   });
 });
