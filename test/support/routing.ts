@@ -28,6 +28,15 @@ export function testRedisClient(url = testRedisUrl()): Redis {
   return new Redis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 1, commandTimeout: 2000 });
 }
 
+/** A client to the shared test redis-server for one test file, closed after it. */
+export function sharedTestRedis(): Redis {
+  const redis = testRedisClient();
+  afterAll(async () => {
+    await redis.quit();
+  });
+  return redis;
+}
+
 /** A store on its own key prefix: tests sharing one redis-server never see each other. */
 export function isolatedStore(redis: Redis): RoutingStore {
   return new RoutingStore(redis, `t-${randomUUID().slice(0, 8)}`);

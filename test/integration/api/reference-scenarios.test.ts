@@ -1,20 +1,13 @@
 // The scenarios of the reference end-to-end log, against the real Express app
 // and a real redis-server, on the reference fleet (examples/pools.yaml):
 // gold 1 exclusive pod (dedicated), standard 3 exclusive pods -> basic 1 shared pod (3 calls).
-import type { Redis } from 'ioredis';
-import { exampleFleet, isolatedStore, loadFleet, routerApp, testRedisClient, type TestRouter } from '../../support/routing.js';
+import { exampleFleet, isolatedStore, loadFleet, routerApp, sharedTestRedis, type TestRouter } from '../../support/routing.js';
 import { serve, type TestServer } from '../../support/http.js';
 
-let redis: Redis;
+const redis = sharedTestRedis();
 let router: TestRouter;
 let http: TestServer;
 
-beforeAll(() => {
-  redis = testRedisClient();
-});
-afterAll(async () => {
-  await redis.quit();
-});
 beforeEach(async () => {
   router = routerApp(isolatedStore(redis));
   await loadFleet(router.store, exampleFleet());

@@ -1,20 +1,12 @@
 // Bad input, authentication, the OpenAPI contract and metrics, through the
 // real Express app over a real redis-server.
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { Redis } from 'ioredis';
 import { openapi } from '../../../api/validation.js';
-import { exampleFleet, isolatedStore, loadFleet, routerApp, testRedisClient } from '../../support/routing.js';
+import { exampleFleet, isolatedStore, loadFleet, routerApp, sharedTestRedis } from '../../support/routing.js';
 import { serve, type HttpResponse, type TestServer } from '../../support/http.js';
 
-let redis: Redis;
+const redis = sharedTestRedis();
 let http: TestServer;
-
-beforeAll(() => {
-  redis = testRedisClient();
-});
-afterAll(async () => {
-  await redis.quit();
-});
 
 async function start(options: { apiToken?: string } = {}) {
   const router = routerApp(isolatedStore(redis), options);

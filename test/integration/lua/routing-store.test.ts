@@ -1,20 +1,13 @@
 // The Lua scripts through the typed facade, against a real redis-server.
-import type { Redis } from 'ioredis';
 import { CallReaper } from '../../../lua/call-reaper.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
 import { silentLogger } from '../../../core/logger.js';
 import type { Pool } from '../../../core/pool-types.js';
-import { isolatedStore, pool, testRedisClient } from '../../support/routing.js';
+import { isolatedStore, pool, sharedTestRedis } from '../../support/routing.js';
 
-let redis: Redis;
+const redis = sharedTestRedis();
 let store: RoutingStore;
 
-beforeAll(() => {
-  redis = testRedisClient();
-});
-afterAll(async () => {
-  await redis.quit();
-});
 beforeEach(() => {
   store = isolatedStore(redis);
 });

@@ -1,13 +1,12 @@
 // Provider webhooks end to end through the real app and a real Redis:
 // allocate -> markup with the pod's stream URL -> status callback -> slot free.
-import type { Redis } from 'ioredis';
 import { plivoV3Signature, twilioSignature } from '../../../api/telephony/signatures.js';
 import type { TelephonyOptions } from '../../../api/telephony/provider-routes.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
 import { createRedisClient, connectRedis } from '../../../lua/redis-client.js';
 import { silentLogger } from '../../../core/logger.js';
 import { launchRedis } from '../../support/redis-server.js';
-import { exampleFleet, isolatedStore, loadFleet, routerApp, testRedisClient } from '../../support/routing.js';
+import { exampleFleet, isolatedStore, loadFleet, routerApp, sharedTestRedis } from '../../support/routing.js';
 import { serve, type HttpResponse, type TestServer } from '../../support/http.js';
 import { parseXml } from '../../support/xml.js';
 
@@ -22,16 +21,10 @@ const OPTIONS: TelephonyOptions = {
   failureMessage: 'All agents are busy.',
 };
 
-let redis: Redis;
+const redis = sharedTestRedis();
 let http: TestServer;
 let store: RoutingStore;
 
-beforeAll(() => {
-  redis = testRedisClient();
-});
-afterAll(async () => {
-  await redis.quit();
-});
 
 async function start(options: Partial<TelephonyOptions> = {}, template = 'wss://voice.example.test/{provider}/{pod}/{call_sid}?m={merchant_id}') {
   const router = routerApp(isolatedStore(redis), { telephony: { ...OPTIONS, ...options }, wsUrlTemplate: template });
