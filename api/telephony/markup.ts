@@ -1,6 +1,19 @@
-/** Escapes text for XML element content and attribute values alike. */
+// Tab, newline and carriage return as character references: a parser would
+// otherwise turn them into spaces in attribute values and \r\n into \n in text.
+const XML_SPECIAL: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+
+/**
+ * Characters XML 1.0 cannot carry at all, not even escaped: C0 controls other
+ * than tab, newline and carriage return, lone surrogates, U+FFFE and U+FFFF.
+ */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Escapes text for XML element content and attribute values alike; a
+ * character XML cannot carry becomes U+FFFD, so the document always parses.
+ */
 export function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return value.replace(NOT_XML, '\uFFFD').replace(/[&<>"'\t\n\r]/g, (c) => XML_SPECIAL[c] as string);
 }
 
 export interface XmlElement {
@@ -35,14 +48,13 @@ export function twimlSayHangup(message: string): string {
   return renderXml(el('Response', {}, el('Say', {}, message), el('Hangup')));
 }
 
-/** Plivo XML: a bidirectional audio stream to the pod, kept up for the whole call. */
-export function plivoStream(wsUrl: string, extraHeaders: Record<string, string>): string {
-  const headers = Object.entries(extraHeaders)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  return renderXml(
-    el('Response', {}, el('Stream', { bidirectional: 'true', keepCallAlive: 'true', contentType: 'audio/x-mulaw;rate=8000', extraHeaders: headers }, wsUrl)),
-  );
+/**
+ * Plivo XML: a bidirectional mu-law stream to the pod, kept up for the whole
+ * call. No extraHeaders: Plivo allows only letters and digits in them, and
+ * call ids and pod names have dashes; the stream URL already names both.
+ */
+export function plivoStream(wsUrl: string): string {
+  return renderXml(el('Response', {}, el('Stream', { bidirectional: 'true', keepCallAlive: 'true', contentType: 'audio/x-mulaw;rate=8000' }, wsUrl)));
 }
 
 export function plivoSpeakHangup(message: string): string {

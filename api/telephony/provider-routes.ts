@@ -1,27 +1,30 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
-import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import type { Allocation, CallRouter } from '../call-router.js';
-import { HttpError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import { merchantOf } from '../routes/calls.js';
 import { validateBody } from '../validation.js';
-import { isTerminalStatus, type Provider } from './call-status.js';
+import { isTerminalStatus, statusLabel, type Provider } from './call-status.js';
 import { plivoSpeakHangup, plivoStream, twimlConnectStream, twimlSayHangup } from './markup.js';
-import { verifyPlivoV3Signature, verifyTwilioSignature, type FormParams } from './signatures.js';
+import { missingSecrets, providerAuth, type TelephonyOptions } from './provider-auth.js';
 
-/** The telephony settings (see core/config.ts), plus the router's bearer token, which Exotel may send instead of basic auth. */
-export type TelephonyOptions = Config['telephony'] & { apiToken?: string };
+export type { TelephonyOptions } from './provider-auth.js';
 
-interface RouteQuery {
-  merchantId?: string;
-  tier?: string;
-}
+const CALL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const BODY_LIMIT = 16 * 1024;
 
+type Params = Record<string, unknown>;
+
+/** A parameter's value: a string, or the first of a repeated one; anything else is absent. */
 const first = (v: unknown): string | undefined => (Array.isArray(v) ? first(v[0]) : typeof v === 'string' ? v : undefined);
-const digest = (s: string) => createHash('sha256').update(s).digest();
-const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+const paramsOf = (value: unknown): Params => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Params) : {});
+/** Request values go into logs cut short: a log line is not a place for 16 KiB of someone's input. */
+const forLog = (value: unknown) => (typeof value === 'string' && value.length > 140 ? `${value.slice(0, 140)}…` : value);
+
+/** Why a call got no pod, and how Exotel (which reads HTTP statuses) should hear it. */
+type Refusal = { status: 400 | 500 | 503; error: string };
+type AllocateResult = { ok: true; allocation: Allocation } | { ok: false; refusal: Refusal };
 
 /**
  * Webhooks that telephony providers call directly: allocate answers with the
@@ -37,110 +40,64 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
     labelNames: ['provider', 'status', 'result'] as const,
     registers: [registry],
   });
-  if (!options.verifySignatures) logger.warn('provider signature verification is OFF: anyone who can reach the router can allocate and release calls');
+  if (!options.verifySignatures) {
+    logger.warn('provider signature verification is OFF (TELEPHONY_VERIFY_SIGNATURES=false): anyone who can reach the router can allocate and release calls');
+  }
+  for (const [provider, variables] of Object.entries(missingSecrets(options))) {
+    logger.warn('provider not configured: its webhooks answer 503', { provider, set: variables });
+  }
 
+  const auth = providerAuth(options, logger, (provider) => callbacks.inc({ provider, status: '', result: 'invalid_signature' }));
+  const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 });
+  const json = express.json({ limit: BODY_LIMIT });
   const routes = Router();
-  const form = express.urlencoded({ extended: false, limit: 16 * 1024, parameterLimit: 200 });
-  const json = express.json({ limit: 16 * 1024 });
 
-  /** The URL the provider signed: what it called, as the public sees it. */
-  const publicUrl = (req: Request) =>
-    options.publicUrl ? `${options.publicUrl.replace(/\/$/, '')}${req.originalUrl}` : `${req.protocol}://${req.host}${req.originalUrl}`;
-
-  const refuse = (provider: Provider, req: Request, res: Response, status: number, error: string) => {
-    callbacks.inc({ provider, status: '', result: status === 403 ? 'invalid_signature' : 'invalid_request' });
-    logger.warn('provider request refused', { provider, path: req.path, status, error });
-    res.status(status).json({ error });
-  };
-
-  const notConfigured = (provider: Provider, variables: string) => {
-    return new HttpError(503, { error: `${provider} is not configured: set ${variables}, or TELEPHONY_VERIFY_SIGNATURES=false for local testing` });
-  };
-
-  const verifyTwilio: RequestHandler = (req, res, next) => {
-    if (!options.verifySignatures) return next();
-    if (!options.twilioAuthToken) return next(notConfigured('twilio', 'TWILIO_AUTH_TOKEN'));
-    if (!verifyTwilioSignature(options.twilioAuthToken, publicUrl(req), (req.body ?? {}) as FormParams, req.get('x-twilio-signature'))) {
-      return refuse('twilio', req, res, 403, 'invalid signature');
+  /** merchant_id (or reseller_id) and tier from the query string, checked like the JSON API's fields. */
+  const routeFromQuery = (req: Request, callSid: string) => {
+    const q = req.query as Params;
+    const fields: Params = { call_sid: callSid };
+    for (const name of ['merchant_id', 'reseller_id', 'tier']) {
+      if (q[name] !== undefined) fields[name] = first(q[name]) ?? q[name];
     }
-    next();
-  };
-
-  const verifyPlivo: RequestHandler = (req, res, next) => {
-    if (!options.verifySignatures) return next();
-    if (!options.plivoAuthToken) return next(notConfigured('plivo', 'PLIVO_AUTH_TOKEN'));
-    const ok = verifyPlivoV3Signature(options.plivoAuthToken, publicUrl(req), req.get('x-plivo-signature-v3-nonce'), (req.body ?? {}) as FormParams, req.get('x-plivo-signature-v3'));
-    if (!ok) return refuse('plivo', req, res, 403, 'invalid signature');
-    next();
-  };
-
-  // Exotel signs nothing; it sends the credentials it was given: HTTP basic
-  // (EXOTEL_API_KEY:EXOTEL_API_TOKEN) or the router's bearer token.
-  const verifyExotel: RequestHandler = (req, res, next) => {
-    if (!options.verifySignatures) return next();
-    const basic = options.exotelApiKey && options.exotelApiToken ? `${options.exotelApiKey}:${options.exotelApiToken}` : undefined;
-    if (!basic && !options.apiToken) return next(notConfigured('exotel', 'EXOTEL_API_KEY and EXOTEL_API_TOKEN (or API_TOKEN)'));
-    const header = req.get('authorization') ?? '';
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    const basicCreds = /^Basic\s+(\S+)\s*$/i.exec(header)?.[1];
-    const decoded = basicCreds ? Buffer.from(basicCreds, 'base64').toString('utf8') : undefined;
-    if ((bearer && options.apiToken && sameSecret(bearer, options.apiToken)) || (decoded && basic && sameSecret(decoded, basic))) return next();
-    callbacks.inc({ provider: 'exotel', status: '', result: 'invalid_signature' });
-    logger.warn('provider request refused', { provider: 'exotel', path: req.path, status: 401, error: 'missing or invalid credentials' });
-    res.status(401).set('WWW-Authenticate', 'Basic realm="smart-router"').json({ error: 'missing or invalid credentials' });
-  };
-
-  /** merchant_id (or reseller_id) and tier from the query string, checked like the JSON API's. */
-  const routeQuery = (req: Request, callSid: string): RouteQuery => {
-    const q = req.query as Record<string, unknown>;
-    const body = validateBody<{ merchant_id?: string; reseller_id?: string; tier?: string }>('AllocateRequest', {
-      call_sid: callSid,
-      ...(first(q.merchant_id) !== undefined ? { merchant_id: first(q.merchant_id) } : {}),
-      ...(first(q.reseller_id) !== undefined ? { reseller_id: first(q.reseller_id) } : {}),
-      ...(first(q.tier) !== undefined ? { tier: first(q.tier) } : {}),
-    });
+    const body = validateBody<{ merchant_id?: string; reseller_id?: string; tier?: string }>('AllocateRequest', fields);
     return { merchantId: merchantOf(body), tier: body.tier };
   };
 
-  const validCallSid = (value: string | undefined): string | undefined => {
-    if (value === undefined) return undefined;
-    try {
-      validateBody('ReleaseRequest', { call_sid: value });
-      return value;
-    } catch {
-      return undefined;
+  /** Allocates for a provider, turning every failure into a refusal with a reason. */
+  async function allocateFor(provider: Provider, req: Request, rawSid: unknown): Promise<AllocateResult> {
+    const sid = first(rawSid);
+    if (sid === undefined || !CALL_ID.test(sid)) {
+      return { ok: false, refusal: { status: 400, error: rawSid === undefined ? 'CallSid is required' : `CallSid must match ${CALL_ID.source}` } };
     }
-  };
-
-  /** Allocates for a provider, turning every failure into a reason the caller can hear. */
-  async function allocateFor(provider: Provider, req: Request, callSid: string | undefined) {
-    const sid = validCallSid(callSid);
-    if (!sid) return { ok: false as const, reason: 'invalid call id', status: 400 };
-    let query: RouteQuery;
+    let route;
     try {
-      query = routeQuery(req, sid);
+      route = routeFromQuery(req, sid);
     } catch (err) {
-      return { ok: false as const, reason: (err as Error).message, status: 400 };
+      return { ok: false, refusal: { status: 400, error: (err as Error).message } };
     }
     try {
-      const allocation = await router.allocate({ callSid: sid, merchantId: query.merchantId, tier: query.tier, provider });
-      if (!allocation) return { ok: false as const, reason: 'no pods available', status: 503 };
-      return { ok: true as const, allocation };
+      const allocation = await router.allocate({ callSid: sid, ...route, provider });
+      return allocation ? { ok: true, allocation } : { ok: false, refusal: { status: 503, error: 'no pods available' } };
     } catch (err) {
-      logger.error('provider allocation failed', { provider, call_sid: sid, error: (err as Error).message });
-      return { ok: false as const, reason: 'routing store unavailable', status: 503 };
+      if (err instanceof StoreUnavailableError) return { ok: false, refusal: { status: 503, error: 'routing store unavailable' } };
+      logger.error('provider allocation failed', { provider, call_sid: sid, error: (err as Error).stack ?? String(err) });
+      return { ok: false, refusal: { status: 500, error: 'internal error' } };
     }
   }
 
-  /** Twilio and Plivo answer with markup: a stream to the pod, or the failure message spoken and a hang-up. */
+  const refused = (provider: Provider, rawSid: unknown, refusal: Refusal) => {
+    callbacks.inc({ provider, status: '', result: refusal.status === 400 ? 'invalid_request' : 'refused' });
+    logger.warn('provider call refused', { provider, call_sid: forLog(first(rawSid)), status: refusal.status, reason: forLog(refusal.error) });
+  };
+
+  /** Twilio and Plivo: a stream to the pod, or the failure message spoken and a hang-up, always 200 text/xml. */
   const markupAllocate = (provider: 'twilio' | 'plivo', sidField: string, stream: (a: Allocation) => string, spoken: (message: string) => string): RequestHandler =>
     async function allocateWithMarkup(req, res) {
-      const sid = first(req.body?.[sidField]);
-      const result = await allocateFor(provider, req, sid);
+      const rawSid = paramsOf(req.body)[sidField];
+      const result = await allocateFor(provider, req, rawSid);
       res.type('text/xml');
       if (!result.ok) {
-        callbacks.inc({ provider, status: '', result: 'refused' });
-        logger.warn('provider call refused', { provider, call_sid: sid, reason: result.reason });
+        refused(provider, rawSid, result.refusal);
         res.send(spoken(options.failureMessage));
         return;
       }
@@ -151,55 +108,64 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
   routes.post(
     '/twilio/allocate',
     form,
-    verifyTwilio,
+    auth.twilio,
     markupAllocate('twilio', 'CallSid', (a) => twimlConnectStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod, pool: a.pool }), twimlSayHangup),
   );
-  routes.post('/plivo/allocate', form, verifyPlivo, markupAllocate('plivo', 'CallUUID', (a) => plivoStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod }), plivoSpeakHangup));
+  routes.post('/plivo/allocate', form, auth.plivo, markupAllocate('plivo', 'CallUUID', (a) => plivoStream(a.wsUrl), plivoSpeakHangup));
 
+  /** Exotel reads JSON and HTTP statuses: `{"url"}`, or `{"error"}` with 400, 503 or 500. */
   const exotelAllocate: RequestHandler = async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const sid = first(body.CallSid) ?? first((req.query as Record<string, unknown>).CallSid);
-    const result = await allocateFor('exotel', req, sid);
+    const body = paramsOf(req.body);
+    const rawSid = body.CallSid ?? (req.query as Params).CallSid;
+    const result = await allocateFor('exotel', req, rawSid);
     if (!result.ok) {
-      callbacks.inc({ provider: 'exotel', status: '', result: 'refused' });
-      res.status(result.status).json({ error: result.reason === 'invalid call id' ? (sid === undefined ? 'CallSid is required' : 'CallSid is invalid') : result.reason });
+      refused('exotel', rawSid, result.refusal);
+      res.status(result.refusal.status).json({ error: result.refusal.error });
       return;
     }
     callbacks.inc({ provider: 'exotel', status: '', result: 'allocated' });
     res.json({ url: result.allocation.wsUrl });
   };
-  routes.get('/exotel/allocate', verifyExotel, exotelAllocate);
-  routes.post('/exotel/allocate', form, json, verifyExotel, exotelAllocate);
+  routes.get('/exotel/allocate', auth.exotel, exotelAllocate);
+  routes.post('/exotel/allocate', form, json, auth.exotel, exotelAllocate);
 
-  /** A status callback: a terminal status releases the call; anything else, or an unknown call, is a harmless 200. */
-  const statusCallback = (provider: Provider, sidField: string, statusOf: (body: Record<string, unknown>) => string | undefined): RequestHandler =>
+  /**
+   * A status callback: a terminal status releases the call, idempotently;
+   * anything else, a repeat, or an unknown call is a harmless 200. A missing
+   * or malformed call id is a 400, which the provider's debugger shows.
+   */
+  const statusCallback = (provider: Provider, sidField: string, isOver: (p: Params) => boolean, statusOf: (p: Params) => string | undefined): RequestHandler =>
     async function onStatus(req, res) {
-      const body = { ...(req.query as Record<string, unknown>), ...((req.body ?? {}) as Record<string, unknown>) };
-      const status = statusOf(body)?.toLowerCase() ?? '';
-      const sid = validCallSid(first(body[sidField]));
-      if (!sid) {
+      const params = { ...(req.query as Params), ...paramsOf(req.body) };
+      const status = statusLabel(provider, statusOf(params));
+      const sid = first(params[sidField]);
+      if (sid === undefined || !CALL_ID.test(sid)) {
         callbacks.inc({ provider, status, result: 'invalid_request' });
-        res.status(400).json({ error: `${sidField} is required and must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$` });
+        logger.warn('provider status callback refused', { provider, call_sid: forLog(sid), reason: `${sidField} missing or malformed` });
+        res.status(400).json({ error: `${sidField} is required and must match ${CALL_ID.source}` });
         return;
       }
-      if (!isTerminalStatus(provider, status)) {
+      if (!isOver(params)) {
         callbacks.inc({ provider, status, result: 'ignored' });
         res.json({ success: true, released: false });
         return;
       }
+      // Redis down here is a 503 (the provider may retry); the pool's max call duration reaps the call if no retry comes.
       const released = await router.release(sid, `${provider}:${status}`);
       callbacks.inc({ provider, status, result: released ? 'released' : 'unknown_call' });
       res.json({ success: true, released: Boolean(released) });
     };
 
-  routes.post('/twilio/status', form, verifyTwilio, statusCallback('twilio', 'CallSid', (b) => first(b.CallStatus)));
-  routes.post(
-    '/plivo/status',
-    form,
-    verifyPlivo,
-    statusCallback('plivo', 'CallUUID', (b) => first(b.CallStatus) ?? (first(b.Event)?.toLowerCase() === 'hangup' ? 'hangup' : undefined)),
-  );
-  routes.post('/exotel/status', form, json, verifyExotel, statusCallback('exotel', 'CallSid', (b) => first(b.Status) ?? first(b.CallStatus)));
+  const twilioStatus = (p: Params) => first(p.CallStatus);
+  routes.post('/twilio/status', form, auth.twilio, statusCallback('twilio', 'CallSid', (p) => isTerminalStatus('twilio', twilioStatus(p)), twilioStatus));
+
+  // Plivo's Hangup URL says Event=Hangup whatever the CallStatus; other callbacks carry a CallStatus only.
+  const plivoStatus = (p: Params) => first(p.CallStatus) ?? (first(p.Event)?.toLowerCase() === 'hangup' ? 'hangup' : undefined);
+  const plivoOver = (p: Params) => first(p.Event)?.toLowerCase() === 'hangup' || isTerminalStatus('plivo', first(p.CallStatus));
+  routes.post('/plivo/status', form, auth.plivo, statusCallback('plivo', 'CallUUID', plivoOver, plivoStatus));
+
+  const exotelStatus = (p: Params) => first(p.Status) ?? first(p.CallStatus);
+  routes.post('/exotel/status', form, json, auth.exotel, statusCallback('exotel', 'CallSid', (p) => isTerminalStatus('exotel', exotelStatus(p)), exotelStatus));
 
   return routes;
 }

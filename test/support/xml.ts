@@ -20,7 +20,18 @@ function decode(raw: string): string {
   });
 }
 
+// Characters XML 1.0 does not allow anywhere in a document, escaped or not.
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const REFERENCE_NOT_XML = /&#(x0*([0-8bcef]|1[0-9a-f]|d[89a-f][0-9a-f]{2}|fff[ef])|0*([0-8]|1[124-9]|2[0-9]|3[01]));/i;
+
+/**
+ * Parses one document as an XML processor would hand it to an application:
+ * literal tabs and newlines in attribute values become spaces and \r\n in
+ * text becomes \n (so a value only round-trips if the writer escaped them).
+ */
 export function parseXml(source: string): XmlNode {
+  if (NOT_XML.test(source)) throw new Error('character not allowed in XML');
+  if (REFERENCE_NOT_XML.test(source)) throw new Error('character reference to a character not allowed in XML');
   let pos = 0;
   const rest = () => source.slice(pos);
   const decl = /^<\?xml[^?]*\?>/.exec(rest());
@@ -33,13 +44,13 @@ export function parseXml(source: string): XmlNode {
     const node: XmlNode = { name: open[1] as string, attributes: {}, children: [], text: '' };
     for (const m of (open[2] ?? '').matchAll(/([A-Za-z_:][\w.:-]*)="([^"<]*)"/g)) {
       if (m[1] as string in node.attributes) throw new Error(`duplicate attribute ${m[1]}`);
-      node.attributes[m[1] as string] = decode(m[2] as string);
+      node.attributes[m[1] as string] = decode((m[2] as string).replace(/\r\n|[\t\n\r]/g, ' '));
     }
     if (open[3]) return node;
     for (;;) {
       const text = /^[^<]+/.exec(rest());
       if (text) {
-        node.text += decode(text[0]);
+        node.text += decode(text[0].replace(/\r\n?/g, '\n'));
         pos += text[0].length;
       }
       const close = new RegExp(`^</${node.name}\\s*>`).exec(rest());
