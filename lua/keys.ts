@@ -10,6 +10,8 @@ export interface RoutingKeys {
   poolSpecs: string;
   poolsVersion: string;
   deadlines: string;
+  /** Set of every pod routing knows (its hash exists): how a reconcile finds pods that are gone. */
+  pods: string;
   call(sid: string): string;
   pod(name: string): string;
   podCalls(name: string): string;
@@ -30,6 +32,7 @@ export function routingKeys(prefix: string): RoutingKeys {
     poolSpecs: `${base}pools`,
     poolsVersion: `${base}pools:version`,
     deadlines: `${base}calls:deadlines`,
+    pods: `${base}pods`,
     call: (sid) => `${base}call:${sid}`,
     pod: (name) => `${base}pod:${name}`,
     podCalls: (name) => `${base}pod:${name}:calls`,

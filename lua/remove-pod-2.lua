@@ -1,6 +1,6 @@
 --[[
   remove-pod: the pod is gone. Its calls died with it, so they are ended,
-  and the pod leaves its pool. Idempotent.
+  and the pod leaves its pool and the pod index. Idempotent.
 
   KEYS[1] pod hash                  {p}:pod:<pod>
   KEYS[2] call deadlines zset       {p}:calls:deadlines
@@ -18,4 +18,5 @@ local base, pod = ARGV[1], ARGV[2]
 local ended = endPodCalls(base, KEYS[2], pod)
 detachPodFromPool(base, pod)
 redis.call('DEL', KEYS[1], podCallsKey(base, pod))
+redis.call('SREM', podIndexKey(base), pod)
 return ended

@@ -69,6 +69,15 @@ export interface PodState {
   calls: string[];
 }
 
+/** What routing holds about a pod, as a reconcile reads it before planning. */
+export interface PodRouting {
+  /** Pool the pod serves in Redis; '' when it left every pool but still holds calls; null when unknown. */
+  pool: string | null;
+  draining: boolean;
+  incarnation: string;
+  calls: number;
+}
+
 export interface CallRecord {
   callSid: string;
   pod: string;
@@ -196,6 +205,33 @@ export class RoutingStore {
       counts.set(pods[i] as string, Number(n));
     });
     return counts;
+  }
+
+  /** Routing state of many pods in one round trip: pool, draining, incarnation and active calls. */
+  async podRouting(pods: readonly string[]): Promise<Map<string, PodRouting>> {
+    const out = new Map<string, PodRouting>();
+    if (!pods.length) return out;
+    const pipeline = this.redis.pipeline();
+    for (const pod of pods) pipeline.hmget(this.keys.pod(pod), 'pool', 'draining', 'incarnation').scard(this.keys.podCalls(pod));
+    const results = (await pipeline.exec()) ?? [];
+    pods.forEach((pod, i) => {
+      const [fieldsErr, fields] = results[2 * i] as [Error | null, (string | null)[]];
+      const [callsErr, calls] = results[2 * i + 1] as [Error | null, number];
+      if (fieldsErr ?? callsErr) throw fieldsErr ?? callsErr;
+      const [pool, draining, incarnation] = fields;
+      out.set(pod, { pool: pool ?? null, draining: draining === '1', incarnation: incarnation ?? '', calls: Number(calls) });
+    });
+    return out;
+  }
+
+  /** Every pod routing knows, in a pool or holding calls after leaving one. */
+  async knownPods(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.pods)).sort();
+  }
+
+  /** The pools version: bumped by every pool spec change; '0' when missing (never set, or Redis lost it). */
+  async poolsVersion(): Promise<string> {
+    return (await this.redis.get(this.keys.poolsVersion)) ?? '0';
   }
 
   /** The pods Redis holds as members of a pool. */

@@ -5,6 +5,7 @@
   pod whose incarnation changed (container restart, pod recreated) lost its
   calls, so they are ended. Idempotent: the same arguments twice change
   nothing the second time. O(members); runs on reconcile, not per call.
+  Every member is recorded in the pod index {p}:pods (see includes/keys.lua).
 
   KEYS[1] pool specs hash           {p}:pools           (pool -> spec JSON)
   KEYS[2] pools version string      {p}:pools:version   (bumped when a spec changes)
@@ -61,6 +62,7 @@ for i = 7, #ARGV, 4 do
   end
   redis.call('HSET', pk, 'pool', pool, 'ready', ready, 'draining', draining, 'incarnation', incarnation)
   redis.call('SADD', membersKey, pod)
+  redis.call('SADD', podIndexKey(base), pod)
   refreshPodAvailability(base, pod)
 end
 return reaped

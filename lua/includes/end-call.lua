@@ -16,6 +16,7 @@ local function endCall(base, deadlinesKey, sid)
     if f[1] == '' and redis.call('SCARD', podCallsKey(base, pod)) == 0 then
       -- The pod had left its pool and this was its last call.
       redis.call('DEL', pk)
+      redis.call('SREM', podIndexKey(base), pod)
     else
       refreshPodAvailability(base, pod)
     end

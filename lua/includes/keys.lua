@@ -7,6 +7,9 @@ local function poolMembersKey(base, pool) return base .. 'pool:' .. pool .. ':me
 local function podKey(base, pod) return base .. 'pod:' .. pod end
 local function podCallsKey(base, pod) return base .. 'pod:' .. pod .. ':calls' end
 local function callKey(base, sid) return base .. 'call:' .. sid end
+-- Every pod routing knows (a pod hash exists), so a reconcile finds pods that
+-- are gone in one read, even those that left every pool but still hold calls.
+local function podIndexKey(base) return base .. 'pods' end
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -23,6 +23,7 @@ local function detachPodFromPool(base, pod)
   end
   if redis.call('SCARD', podCallsKey(base, pod)) == 0 then
     redis.call('DEL', pk)
+    redis.call('SREM', podIndexKey(base), pod)
   else
     redis.call('HSET', pk, 'pool', '')
   end
