@@ -1,71 +1,116 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { EndedCall } from '../lua/routing-store.js';
 import { CallReaper } from '../lua/call-reaper.js';
 import { kubernetesDrainControl } from '../operator/drain-control.js';
 import { EventRecorder } from '../operator/events.js';
 import { FleetReconciler } from '../operator/fleet-reconciler.js';
 import { fleetInformers } from '../operator/informers.js';
-import { kubeRequestCounter } from '../operator/kube-metrics.js';
+import { kubeClients } from '../operator/kube-client.js';
 import { LeaderElector } from '../operator/leader-election.js';
+import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { ReconcileLoop } from '../operator/reconcile-loop.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
+
+/** Requests other than lease renewals: a list of a large namespace may take a while. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Label patches in flight at once during a large converge. */
+const PATCH_CONCURRENCY = 16;
+
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the pod's ServiceAccount in cluster
+  return kc;
+}
 
 /**
  * Operator mode: every replica serves the allocator and keeps warm caches of
  * pods and pools; only the replica holding the Lease reconciles and reaps.
  */
 export async function runOperator(config: Config, logger: Logger): Promise<void> {
-  const kc = new KubeConfig();
-  if (config.operator.kubeconfig) kc.loadFromFile(config.operator.kubeconfig);
-  else kc.loadFromDefault();
+  const kc = loadKubeConfig(config.operator.kubeconfig);
+  // In cluster, client-node sets the context's namespace from the ServiceAccount's.
   const namespace = config.operator.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const log = logger.child({ namespace });
 
   const runtime = await openRouterRuntime(config, log);
-  const count = kubeRequestCounter(runtime.metrics.registry);
-  const events = new EventRecorder(kc, namespace, config.operator.identity, log.child({ component: 'events' }), count);
-  let reconciler: FleetReconciler | undefined;
+  const metrics = new OperatorMetrics(runtime.metrics.registry);
+  const clients = kubeClients(kc, metrics, REQUEST_TIMEOUT_MS);
+  // A lease request that outlives the renew deadline is worthless: give up on it then.
+  const leaseClients = kubeClients(kc, metrics, config.operator.renewDeadlineSeconds * 1000);
+  const events = new EventRecorder(clients.core, namespace, config.operator.identity, log.child({ component: 'events' }));
+
+  let elector: LeaderElector | undefined;
   let loop: ReconcileLoop | undefined;
-  const informers = fleetInformers(kc, namespace, log.child({ component: 'informer' }), (kind, verb, obj) => {
-    if (kind === 'Pod' && verb === 'delete' && elector.isLeader()) {
-      reconciler?.podDeleted(obj).catch((err: Error) => log.warn('reaping a deleted pod failed', { pod: obj.metadata?.name, error: err.message }));
-    }
-    loop?.enqueue();
-  }, count);
-  reconciler = new FleetReconciler(kc, namespace, informers.pods, informers.pools, runtime.store, runtime.metrics, events, log.child({ component: 'reconciler' }), count);
-  const fleet = reconciler;
-  loop = new ReconcileLoop(() => fleet.reconcile(), { baseDelayMs: 200, maxDelayMs: 30_000, resyncMs: config.operator.resyncSeconds * 1000 }, log.child({ component: 'reconciler' }));
+  const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), () => loop?.enqueue());
+  const reconciler = new FleetReconciler(
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader: () => elector?.isLeader() ?? false },
+    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
+  );
+  const reconcileLoop = new ReconcileLoop(
+    () => reconciler.reconcile(),
+    { baseDelayMs: 200, maxDelayMs: 30_000, resyncMs: config.operator.resyncSeconds * 1000 },
+    log.child({ component: 'reconciler' }),
+    (outcome, seconds) => {
+      metrics.reconciles.inc({ result: outcome });
+      if (outcome === 'ok') metrics.reconcileSeconds.observe(seconds);
+    },
+  );
+  loop = reconcileLoop;
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
-    onReaped: (calls) => calls.forEach((c) => runtime.metrics.reaped.inc({ pool: c.pool, reason: 'expired' })),
+    onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
   });
 
-  const reconcileLoop = loop;
-  const elector = new LeaderElector(kc, namespace, config.operator.leaseName, config.operator.identity, config.operator, {
-    onStartedLeading: () => {
-      reconcileLoop.start();
-      reaper.start();
+  const leader = new LeaderElector(
+    leaseClients.coordination,
+    namespace,
+    config.operator.leaseName,
+    config.operator.identity,
+    config.operator,
+    {
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        reconciler.reset();
+        reconcileLoop.start();
+        reaper.start();
+      },
+      onStoppedLeading: async () => {
+        metrics.leader.set(0);
+        await Promise.all([reconcileLoop.stop(), reaper.stop()]);
+      },
     },
-    onStoppedLeading: () => {
-      void reconcileLoop.stop();
-      void reaper.stop();
-    },
-  }, log.child({ component: 'leader-election' }), count);
+    log.child({ component: 'leader-election' }),
+  );
+  elector = leader;
 
+  // Caches are warm before this replica may lead, so a new leader starts from a full picture.
   await informers.start();
-  elector.start();
+  leader.start();
   const server = await serveRouter(runtime, config, log, {
-    drain: kubernetesDrainControl(kc, namespace, runtime.store),
-    isLeader: () => elector.isLeader(),
+    drain: kubernetesDrainControl(clients.core, namespace, runtime.store),
+    isLeader: () => leader.isLeader(),
     providerRoutes: telephonyRoutesFor(config, runtime, log),
   });
   onShutdown(log, async () => {
-    await elector.stop();
-    await reconcileLoop.stop();
-    await reaper.stop();
+    await leader.stop(); // stops reconciling and reaping, then hands the lease back
     await informers.stop();
     await server.close(config.shutdownTimeoutMs);
     await runtime.redis.quit();
   });
+}
+
+/** Zombie calls: counted per pool, and one Event per pool per reaping pass. */
+function reportExpired(calls: EndedCall[], reaped: { inc(labels: { pool: string; reason: string }): void }, events: EventRecorder): void {
+  const byPool = new Map<string, string[]>();
+  for (const call of calls) {
+    reaped.inc({ pool: call.pool, reason: 'expired' });
+    byPool.set(call.pool, [...(byPool.get(call.pool) ?? []), call.callSid]);
+  }
+  for (const [pool, sids] of byPool) {
+    const listed = `${sids.slice(0, 10).join(', ')}${sids.length > 10 ? ', ...' : ''}`;
+    void events.record({ kind: 'VoiceAgentPool', name: pool }, 'Warning', 'CallsReaped', `${sids.length} call(s) never released within maxCallDurationSeconds were ended: ${listed}`);
+  }
 }

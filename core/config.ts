@@ -29,8 +29,14 @@ export interface Config {
     leaseDurationSeconds: number;
     renewDeadlineSeconds: number;
     retryPeriodSeconds: number;
-    /** Reconcile at least this often without events: heals drift nothing announces. */
+    /**
+     * The leader reconciles at least this often without events: refreshes the
+     * pools' call counts in status (never more often than this) and notices a
+     * Redis that lost or changed its routing state.
+     */
     resyncSeconds: number;
+    /** Routing state in Redis is rewritten in full at least this often, changed or not. */
+    fullResyncSeconds: number;
   };
   telephony: {
     publicUrl?: string;
@@ -117,7 +123,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     leaseDurationSeconds: int('LEASE_DURATION_SECONDS', env.LEASE_DURATION_SECONDS, 15, 2, 3600),
     renewDeadlineSeconds: int('RENEW_DEADLINE_SECONDS', env.RENEW_DEADLINE_SECONDS, 10, 1, 3600),
     retryPeriodSeconds: int('RETRY_PERIOD_SECONDS', env.RETRY_PERIOD_SECONDS, 2, 1, 600),
-    resyncSeconds: int('RESYNC_SECONDS', env.RESYNC_SECONDS, 10, 1, 3600),
+    resyncSeconds: int('RESYNC_SECONDS', env.RESYNC_SECONDS, 5, 1, 3600),
+    fullResyncSeconds: int('FULL_RESYNC_SECONDS', env.FULL_RESYNC_SECONDS, 300, 1, 86400),
   };
   if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
   if (!(operator.retryPeriodSeconds < operator.renewDeadlineSeconds)) throw new ConfigError('RETRY_PERIOD_SECONDS must be less than RENEW_DEADLINE_SECONDS');

@@ -1,6 +1,8 @@
-import { CoreV1Api, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { POOL_API_GROUP, POOL_API_VERSION, POOL_KIND } from '../core/pool-types.js';
 import type { Logger } from '../core/logger.js';
-import type { KubeRequestCounter } from './kube-metrics.js';
+
+export const REPORTING_CONTROLLER = 'smartrouter.io/operator';
 
 export interface EventTarget {
   kind: 'VoiceAgentPool' | 'Pod';
@@ -8,46 +10,45 @@ export interface EventTarget {
   uid?: string;
 }
 
-/** Kubernetes Events for what the operator did, visible in kubectl describe and get events. */
+/**
+ * Kubernetes Events (core/v1, shown by kubectl describe and kubectl get
+ * events) for what the operator did. Best effort: routing never waits on an
+ * Event, and a failed one is logged, not retried.
+ */
 export class EventRecorder {
-  private readonly api: CoreV1Api;
-
   constructor(
-    kc: KubeConfig,
+    private readonly api: CoreV1Api,
     private readonly namespace: string,
     private readonly instance: string,
     private readonly logger: Logger,
-    private readonly count: KubeRequestCounter,
-  ) {
-    this.api = kc.makeApiClient(CoreV1Api);
-  }
+  ) {}
 
   async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date();
     const event: CoreV1Event = {
       metadata: { namespace: this.namespace, generateName: `${target.name}.` },
       involvedObject: {
-        apiVersion: target.kind === 'Pod' ? 'v1' : 'smartrouter.io/v1alpha1',
-        kind: target.kind,
+        apiVersion: target.kind === 'Pod' ? 'v1' : `${POOL_API_GROUP}/${POOL_API_VERSION}`,
+        kind: target.kind === 'Pod' ? 'Pod' : POOL_KIND,
         name: target.name,
         namespace: this.namespace,
         uid: target.uid,
       },
       type,
       reason,
-      message,
+      action: reason,
+      // Events carry at most 1 KiB of message in kubectl's view; keep them short.
+      message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
       count: 1,
       firstTimestamp: now,
       lastTimestamp: now,
-      source: { component: 'smart-router' },
-      reportingComponent: 'smartrouter.io/operator',
+      source: { component: REPORTING_CONTROLLER },
+      reportingComponent: REPORTING_CONTROLLER,
       reportingInstance: this.instance,
     };
     try {
-      this.count('create', 'events');
       await this.api.createNamespacedEvent({ namespace: this.namespace, body: event });
     } catch (err) {
-      // Events are best effort: routing never waits on them.
       this.logger.warn('could not record event', { reason, target: target.name, error: (err as Error).message });
     }
   }

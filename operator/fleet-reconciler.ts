@@ -1,25 +1,44 @@
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
-import { planPoolAssignments, type Plan, type PodRole } from '../core/planner.js';
-import { POOL_API_GROUP, POOL_API_VERSION, POOL_LABEL, POOL_PLURAL, type Pool, type PoolStatus } from '../core/pool-types.js';
+import { planPoolAssignments, type Plan } from '../core/planner.js';
+import { POOL_API_GROUP, POOL_API_VERSION, POOL_LABEL, POOL_PLURAL, type PodFacts, type Pool, type PoolStatus } from '../core/pool-types.js';
 import { validatePoolDocument } from '../core/pool-validation.js';
 import { membersOf } from '../lua/pool-membership.js';
-import type { EndedCall, RoutingStore } from '../lua/routing-store.js';
+import type { EndedCall, PodRouting, RoutingStore } from '../lua/routing-store.js';
 import type { EventRecorder } from './events.js';
-import type { KubeRequestCounter } from './kube-metrics.js';
+import type { FleetInformers, VoiceAgentPoolObject } from './informers.js';
+import { statusCode, type KubeClients } from './kube-client.js';
 import { isTerminated, podFacts } from './pod-facts.js';
-import { desiredPoolStatus, statusChanged } from './pool-status.js';
-
-export interface VoiceAgentPoolObject extends KubernetesObject {
-  spec?: unknown;
-  status?: PoolStatus;
-}
+import { podTransitions, reportTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
+import { degradedTransition, desiredPoolStatus, statusWrite } from './pool-status.js';
+import { RunAbandoned, type RunResult } from './reconcile-loop.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const LABEL_PATCH_CONCURRENCY = 16;
 /** Beyond this many pods changing the same way at once, one Event on the pool tells it. */
 const EVENTS_PER_POD_LIMIT = 10;
+
+export interface ReconcilerOptions {
+  namespace: string;
+  /** Rewrite all routing state in Redis at least this often, changed or not. */
+  fullResyncMs: number;
+  /** A change of call counts alone reaches a pool's status at most this often. */
+  statusCountsIntervalMs: number;
+  /** Label patches in flight at once. */
+  patchConcurrency: number;
+}
+
+export interface ReconcilerDeps {
+  clients: KubeClients;
+  informers: FleetInformers;
+  store: RoutingStore;
+  metrics: RouterMetrics;
+  events: EventRecorder;
+  logger: Logger;
+  isLeader(): boolean;
+}
+
+type EndReason = 'pod_gone' | 'pod_restarted';
 
 /** Runs `work` over `items`, at most `limit` at once; the first failure is thrown after all settle. */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -39,43 +58,71 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, work
   if (failure) throw failure;
 }
 
+const uidOf = (incarnation: string) => incarnation.split(':')[0] ?? '';
+
 /**
  * One reconcile of the whole namespace, level-based: read pools and pods from
- * the informer caches and call counts from Redis, plan, then make Redis, the
- * pods' labels and the pools' status match the plan. Running it again with
- * nothing changed changes nothing.
+ * the informer caches and routing state from Redis, plan, then make Redis,
+ * the pods' labels and the pools' status match the plan, and tell what
+ * changed with Events. Running it again with nothing changed writes nothing.
+ *
+ * What it remembers between runs only saves work, never decides: fingerprints
+ * of what each pool's Redis state was last written with (dropped when Redis
+ * shows a foreign change, and every full resync), and what it just wrote to
+ * labels and status, until the informer caches catch up with its own writes.
  */
 export class FleetReconciler {
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  /** Roles seen last time, so Events mark transitions, not states. */
-  private lastRoles = new Map<string, string>();
-  private lastDegraded = new Map<string, boolean>();
+  private fingerprints = new Map<string, string>();
+  private routingVersion: string | undefined;
+  private lastFullSyncMs = 0;
+  private writtenLabels = new Map<string, { label: string | null; basedOn: string | undefined }>();
+  private writtenStatus = new Map<string, { status: PoolStatus; basedOn: string | undefined }>();
+  private statusWrittenAt = new Map<string, number>();
 
   constructor(
-    kc: KubeConfig,
-    private readonly namespace: string,
-    private readonly pods: ObjectCache<V1Pod>,
-    private readonly pools: ObjectCache<VoiceAgentPoolObject>,
-    private readonly store: RoutingStore,
-    private readonly metrics: RouterMetrics,
-    private readonly events: EventRecorder,
-    private readonly logger: Logger,
-    private readonly count: KubeRequestCounter,
-  ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    private readonly deps: ReconcilerDeps,
+    private readonly options: ReconcilerOptions,
+  ) {}
+
+  /** Forgets everything remembered: the next run rewrites Redis in full (a new term of leadership). */
+  reset(): void {
+    this.fingerprints.clear();
+    this.routingVersion = undefined;
+    this.writtenLabels.clear();
+    this.writtenStatus.clear();
+    this.statusWrittenAt.clear();
+  }
+
+  private ensureLeading(): void {
+    if (!this.deps.isLeader()) throw new RunAbandoned('this replica no longer holds the lease');
+  }
+
+  /** A pod's pool label, or the one this replica just wrote if the cache has not seen it yet. */
+  private labelOf(pod: V1Pod): string | null {
+    const name = pod.metadata!.name!;
+    const written = this.writtenLabels.get(name);
+    if (written && written.basedOn === pod.metadata?.resourceVersion) return written.label;
+    this.writtenLabels.delete(name);
+    return pod.metadata?.labels?.[POOL_LABEL] || null;
+  }
+
+  private statusOf(obj: VoiceAgentPoolObject): PoolStatus | undefined {
+    const name = obj.metadata!.name!;
+    const written = this.writtenStatus.get(name);
+    if (written && written.basedOn === obj.metadata?.resourceVersion) return written.status;
+    this.writtenStatus.delete(name);
+    return obj.status;
   }
 
   /** The pools as the API server holds them; an object that is somehow invalid is skipped, loudly. */
   private readPools(): { pools: Pool[]; objects: Map<string, VoiceAgentPoolObject> } {
     const pools: Pool[] = [];
     const objects = new Map<string, VoiceAgentPoolObject>();
-    for (const obj of this.pools.list(this.namespace)) {
+    for (const obj of this.deps.informers.pools.list(this.options.namespace)) {
       if (obj.metadata?.deletionTimestamp) continue;
       const result = validatePoolDocument({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata?.name }, spec: obj.spec });
       if (!result.ok) {
-        this.logger.error('skipping invalid pool', { pool: obj.metadata?.name, problems: result.problems });
+        this.deps.logger.error('skipping invalid pool', { pool: obj.metadata?.name, problems: result.problems });
         continue;
       }
       pools.push(result.pool);
@@ -84,152 +131,178 @@ export class FleetReconciler {
     return { pools, objects };
   }
 
-  async reconcile(): Promise<void> {
-    const podObjects = this.pods.list(this.namespace).filter((p) => !isTerminated(p));
-    const facts = podObjects.map(podFacts);
-    const byName = new Map(facts.map((p) => [p.name, p]));
+  async reconcile(): Promise<RunResult> {
+    // Before the first complete list a missing pod is not a gone pod: reaping on a partial cache would end live calls.
+    if (!this.deps.informers.synced()) throw new RunAbandoned('informer caches not synced yet');
+    this.ensureLeading();
+    const podObjects = this.deps.informers.pods.list(this.options.namespace).filter((p) => !isTerminated(p));
+    const facts = new Map(podObjects.map((p) => [p.metadata!.name!, podFacts(p)]));
     const { pools, objects } = this.readPools();
+    const labels = new Map(podObjects.map((p) => [p.metadata!.name!, this.labelOf(p)]));
+    const current = new Map([...labels].filter((e): e is [string, string] => e[1] !== null));
+    const routing = await this.deps.store.podRouting([...facts.keys()]);
+    const calls = new Map([...routing].map(([pod, r]) => [pod, r.calls]));
+    const plan = planPoolAssignments({ pools, pods: [...facts.values()], current, calls });
 
-    const current = new Map<string, string>();
-    for (const pod of podObjects) {
-      const label = pod.metadata?.labels?.[POOL_LABEL];
-      if (label) current.set(pod.metadata!.name!, label);
+    // Routing first: Redis is what allocations read.
+    const ended = await this.syncRouting(pools, objects, plan, facts, routing);
+    this.reportEnded(ended);
+
+    const before: PodBefore[] = podObjects.map((p) => {
+      const name = p.metadata!.name!;
+      const f = facts.get(name)!;
+      return { name, uid: p.metadata?.uid, labels: f.labels, label: labels.get(name) ?? null, routing: routing.get(name), deleting: f.deleting, drainRequested: f.drainRequested };
+    });
+    const transitions = podTransitions(before, plan, new Map(pools.map((p) => [p.name, p])));
+    let labelFailure: unknown;
+    let labelled = new Set<string>();
+    try {
+      labelled = await this.applyLabels(podObjects, plan, labels);
+    } catch (err) {
+      labelFailure = err;
     }
-    const calls = await this.store.callCounts(facts.map((p) => p.name));
-    const plan = planPoolAssignments({ pools, pods: facts, current, calls });
+    // A label transition is told once its patch went through; the rest are already true in Redis.
+    this.reportTransitions(transitions.filter((t) => !t.viaLabel || labelled.has(t.pod)));
+    if (labelFailure) throw labelFailure;
 
-    // 1. Routing first: Redis is what allocations read.
-    const ended: { call: EndedCall; reason: 'pod_gone' | 'pod_restarted' }[] = [];
+    return this.writeStatus(pools, objects, plan, facts);
+  }
+
+  private async syncRouting(pools: Pool[], objects: Map<string, VoiceAgentPoolObject>, plan: Plan, facts: Map<string, PodFacts>, routing: Map<string, PodRouting>): Promise<{ call: EndedCall; reason: EndReason }[]> {
+    const { store, logger } = this.deps;
+    const snapshot = await store.poolsSnapshot();
+    const now = Date.now();
+    if (this.routingVersion !== undefined && snapshot.version !== this.routingVersion) {
+      logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version });
+    }
+    if (snapshot.version !== this.routingVersion || now - this.lastFullSyncMs >= this.options.fullResyncMs) {
+      this.fingerprints.clear();
+      this.lastFullSyncMs = now;
+    }
+    // A pod whose UID changed under the same name was replaced: its calls went with the old pod.
+    const reasonFor = (pod: string): EndReason => (uidOf(routing.get(pod)?.incarnation ?? '') !== uidOf(facts.get(pod)?.incarnation ?? '') ? 'pod_gone' : 'pod_restarted');
+    const ended: { call: EndedCall; reason: EndReason }[] = [];
+    const members = new Set<string>();
     for (const pool of pools) {
-      for (const call of await this.store.syncPool(pool, membersOf(pool.name, plan, byName))) ended.push({ call, reason: 'pod_restarted' });
+      const list = membersOf(pool.name, plan, facts);
+      for (const m of list) members.add(m.pod);
+      const fingerprint = JSON.stringify([pool.spec, list]);
+      if (this.fingerprints.get(pool.name) === fingerprint) continue;
+      this.ensureLeading();
+      for (const call of await store.syncPool(pool, list)) ended.push({ call, reason: reasonFor(call.pod) });
+      this.fingerprints.set(pool.name, fingerprint);
     }
-    for (const existing of (await this.store.poolsSnapshot()).pools) {
-      for (const pod of await this.store.poolMembers(existing.name)) {
-        if (!byName.has(pod)) for (const call of await this.store.removePod(pod)) ended.push({ call, reason: 'pod_gone' });
-      }
-      if (!objects.has(existing.name)) {
-        await this.store.deletePool(existing.name);
-        this.logger.info('pool removed from routing', { pool: existing.name });
-      }
+    for (const existing of snapshot.pools) {
+      if (objects.has(existing.name)) continue;
+      this.ensureLeading();
+      await store.deletePool(existing.name);
+      this.fingerprints.delete(existing.name);
+      logger.info('pool removed from routing', { pool: existing.name });
     }
-    await this.reportEnded(ended);
-
-    // 2. Labels, so kubectl shows which pod serves which pool.
-    await this.applyLabels(podObjects, plan);
-
-    // 3. Status and Events.
-    await this.writeStatus(pools, objects, plan, byName);
-    this.recordTransitions(plan, podObjects);
+    // Pods routing knows that Kubernetes no longer has: their calls died with them.
+    for (const pod of await store.knownPods()) {
+      if (facts.has(pod)) continue;
+      this.ensureLeading();
+      for (const call of await store.removePod(pod)) ended.push({ call, reason: 'pod_gone' });
+    }
+    // Pods outside every pool still holding calls (their pool was deleted) that restarted or were replaced.
+    for (const [pod, r] of routing) {
+      const incarnation = facts.get(pod)?.incarnation ?? '';
+      if (members.has(pod) || r.calls === 0 || !r.incarnation || !incarnation || r.incarnation === incarnation) continue;
+      this.ensureLeading();
+      for (const call of await store.removePod(pod)) ended.push({ call, reason: reasonFor(pod) });
+    }
+    this.routingVersion = await store.poolsVersion();
+    return ended;
   }
 
-  /** The pod is gone: its calls died with it. */
-  async podDeleted(pod: V1Pod): Promise<void> {
-    const name = pod.metadata?.name;
-    if (!name) return;
-    const ended = await this.store.removePod(name);
-    await this.reportEnded(ended.map((call) => ({ call, reason: 'pod_gone' as const })));
-  }
-
-  private async reportEnded(ended: { call: EndedCall; reason: 'pod_gone' | 'pod_restarted' }[]): Promise<void> {
-    const byPod = new Map<string, { reason: string; sids: string[] }>();
+  private reportEnded(ended: { call: EndedCall; reason: EndReason }[]): void {
+    const { metrics, logger, events } = this.deps;
+    const byPod = new Map<string, { pool: string; reason: EndReason; sids: string[] }>();
     for (const { call, reason } of ended) {
-      this.metrics.reaped.inc({ pool: call.pool, reason });
-      this.logger.warn('call reaped', { call_sid: call.callSid, pod: call.pod, pool: call.pool, reason });
-      const entry = byPod.get(call.pod) ?? { reason, sids: [] };
+      metrics.reaped.inc({ pool: call.pool, reason });
+      logger.warn('call reaped', { call_sid: call.callSid, pod: call.pod, pool: call.pool, reason });
+      const entry = byPod.get(call.pod) ?? { pool: call.pool, reason, sids: [] };
       entry.sids.push(call.callSid);
       byPod.set(call.pod, entry);
     }
-    for (const [pod, { reason, sids }] of byPod) {
-      const why = reason === 'pod_gone' ? 'the pod is gone' : 'its container restarted';
-      await this.events.record({ kind: 'Pod', name: pod }, 'Warning', 'CallsReaped', `${sids.length} call(s) ended because ${why}: ${sids.slice(0, 10).join(', ')}`);
+    for (const [pod, { pool, reason, sids }] of byPod) {
+      const listed = `${sids.slice(0, 10).join(', ')}${sids.length > 10 ? ', ...' : ''}`;
+      // A gone pod cannot show an Event: it goes on the pool. A restarted pod still exists: on the pod.
+      const target = reason === 'pod_gone' ? { kind: 'VoiceAgentPool' as const, name: pool } : { kind: 'Pod' as const, name: pod };
+      const why = reason === 'pod_gone' ? `pod ${pod} is gone` : `the containers of pod ${pod} restarted`;
+      void events.record(target, 'Warning', 'CallsReaped', `${sids.length} call(s) ended because ${why}: ${listed}`);
     }
   }
 
-  private async applyLabels(podObjects: V1Pod[], plan: Plan): Promise<void> {
+  /** Labels each planned pod with its pool and unlabels pods that left; returns the pods patched. */
+  private async applyLabels(podObjects: V1Pod[], plan: Plan, labels: Map<string, string | null>): Promise<Set<string>> {
+    const patched = new Set<string>();
     const changes = podObjects.filter((pod) => {
-      const want = plan.placements.get(pod.metadata!.name!)?.pool ?? null;
-      return want !== (pod.metadata?.labels?.[POOL_LABEL] ?? null) && !pod.metadata?.deletionTimestamp;
+      const name = pod.metadata!.name!;
+      // A pod being deleted keeps its label: patching it would race its deletion for nothing.
+      return !pod.metadata?.deletionTimestamp && (plan.placements.get(name)?.pool ?? null) !== labels.get(name);
     });
     // Patches are independent: a few at a time keeps a 1,000-pod converge short without flooding the API server.
-    await forEachLimited(changes, LABEL_PATCH_CONCURRENCY, async (pod) => {
+    await forEachLimited(changes, this.options.patchConcurrency, async (pod) => {
+      this.ensureLeading();
       const name = pod.metadata!.name!;
       const want = plan.placements.get(name)?.pool ?? null;
       try {
-        this.count('patch', 'pods');
-        await this.core.patchNamespacedPod({ name, namespace: this.namespace, body: { metadata: { labels: { [POOL_LABEL]: want } } } }, mergePatch);
+        await this.deps.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: { labels: { [POOL_LABEL]: want } } } }, mergePatch);
       } catch (err) {
-        if ((err as { code?: number }).code !== 404) throw err; // 404: deleted meanwhile
+        if (statusCode(err) === 404) return; // deleted meanwhile
+        throw err;
       }
+      this.writtenLabels.set(name, { label: want, basedOn: pod.metadata?.resourceVersion });
+      patched.add(name);
+      this.deps.logger.info(want ? 'pod labelled' : 'pod unlabelled', { pod: name, pool: want ?? labels.get(name) });
     });
+    return patched;
   }
 
-  private async writeStatus(pools: Pool[], objects: Map<string, VoiceAgentPoolObject>, plan: Plan, pods: Map<string, { ready: boolean }>): Promise<void> {
-    const counts = await this.store.status();
-    const now = new Date().toISOString();
+  private reportTransitions(transitions: PodTransition[]): void {
+    for (const t of transitions) this.deps.logger.info(t.reason === 'PodAssigned' ? 'pod assigned' : t.reason === 'PodDraining' ? 'pod draining' : 'pod released', { pod: t.pod, pool: t.pool, why: t.message });
+    for (const report of reportTransitions(transitions, EVENTS_PER_POD_LIMIT)) void this.deps.events.record(report.target, 'Normal', report.reason, report.message);
+  }
+
+  private async writeStatus(pools: Pool[], objects: Map<string, VoiceAgentPoolObject>, plan: Plan, facts: Map<string, PodFacts>): Promise<RunResult> {
+    const counts = await this.deps.store.status();
+    const now = Date.now();
+    let requeueAfterMs: number | undefined;
     for (const pool of pools) {
       const obj = objects.get(pool.name)!;
       const poolPlan = plan.pools.get(pool.name);
-      const servingReady = (poolPlan?.serving ?? []).filter((p) => pods.get(p)?.ready).length;
-      const next = desiredPoolStatus({ generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, obj.status, now);
-      if (!statusChanged(obj.status, next)) continue;
+      const servingReady = (poolPlan?.serving ?? []).filter((p) => facts.get(p)?.ready).length;
+      const previous = this.statusOf(obj);
+      const next = desiredPoolStatus({ generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, previous, new Date(now).toISOString());
+      const lastWrite = this.statusWrittenAt.get(pool.name);
+      const decision = statusWrite(previous, next, lastWrite, now, this.options.statusCountsIntervalMs);
+      if (decision === 'none') continue;
+      if (decision === 'later') {
+        const wait = Math.max(1, (lastWrite ?? now) + this.options.statusCountsIntervalMs - now);
+        requeueAfterMs = Math.min(requeueAfterMs ?? wait, wait);
+        continue;
+      }
+      this.ensureLeading();
       try {
-        this.count('patch', `${POOL_PLURAL}/status`);
-        await this.custom.patchNamespacedCustomObjectStatus(
-          { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: next } },
+        await this.deps.clients.custom.patchNamespacedCustomObjectStatus(
+          { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.options.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: next } },
           mergePatch,
         );
       } catch (err) {
-        if ((err as { code?: number }).code === 404) continue;
+        if (statusCode(err) === 404) continue; // deleted meanwhile
         throw err;
       }
-      const degraded = next.conditions?.find((c) => c.type === 'Degraded')?.status === 'True';
-      const before = this.lastDegraded.get(pool.name);
-      this.lastDegraded.set(pool.name, degraded);
-      // A pool first seen healthy has nothing to report; afterwards, every change does.
-      if (before !== degraded && (before !== undefined || degraded)) {
-        const condition = next.conditions!.find((c) => c.type === 'Degraded')!;
-        await this.events.record({ kind: 'VoiceAgentPool', name: pool.name, uid: obj.metadata?.uid }, degraded ? 'Warning' : 'Normal', degraded ? 'Degraded' : 'Recovered', condition.message ?? '');
+      this.writtenStatus.set(pool.name, { status: next, basedOn: obj.metadata?.resourceVersion });
+      this.statusWrittenAt.set(pool.name, now);
+      const transition = degradedTransition(previous, next);
+      if (transition) {
+        const degraded = next.conditions!.find((c) => c.type === 'Degraded')!;
+        this.deps.logger.info(transition === 'Degraded' ? 'pool degraded' : 'pool recovered', { pool: pool.name, why: degraded.message });
+        void this.deps.events.record({ kind: 'VoiceAgentPool', name: pool.name, uid: obj.metadata?.uid }, transition === 'Degraded' ? 'Warning' : 'Normal', transition, degraded.message ?? '');
       }
     }
-  }
-
-  private recordTransitions(plan: Plan, podObjects: V1Pod[]): void {
-    const next = new Map<string, string>();
-    const uids = new Map(podObjects.map((p) => [p.metadata!.name!, p.metadata?.uid]));
-    for (const [pod, placement] of plan.placements) next.set(pod, `${placement.pool}/${placement.role}`);
-    // Transitions grouped by pool and reason: a handful become one Event per
-    // pod, a mass change (a new pool, a big scale) one Event on the pool.
-    const groups = new Map<string, { pool: string; reason: string; message: string; pods: string[] }>();
-    const add = (pool: string, reason: string, message: string, pod: string) => {
-      const key = `${pool}/${reason}`;
-      const group = groups.get(key) ?? { pool, reason, message, pods: [] };
-      group.pods.push(pod);
-      groups.set(key, group);
-    };
-    for (const [pod, state] of next) {
-      if (this.lastRoles.get(pod) === state) continue;
-      const [pool, role] = state.split('/') as [string, PodRole];
-      this.logger.info(role === 'serving' ? 'pod assigned' : 'pod draining', { pod, pool, role });
-      if (role === 'serving') add(pool, 'PodAssigned', `serving pool ${pool}`, pod);
-      else add(pool, 'PodDraining', `draining from pool ${pool}: keeps its calls, takes no new ones (${role})`, pod);
-    }
-    for (const [pod, state] of this.lastRoles) {
-      if (next.has(pod) || !uids.has(pod)) continue;
-      const pool = state.split('/')[0] as string;
-      this.logger.info('pod released from pool', { pod, pool });
-      add(pool, 'PodReleased', `left pool ${pool}: idle, unlabelled, free for other pools`, pod);
-    }
-    this.lastRoles = next;
-    const messages: Promise<void>[] = [];
-    for (const group of groups.values()) {
-      if (group.pods.length <= EVENTS_PER_POD_LIMIT) {
-        for (const pod of group.pods) messages.push(this.events.record({ kind: 'Pod', name: pod, uid: uids.get(pod) }, 'Normal', group.reason, group.message));
-      } else {
-        const shown = group.pods.slice(0, EVENTS_PER_POD_LIMIT).join(', ');
-        const message = `${group.pods.length} pods: ${group.message} (${shown} and ${group.pods.length - EVENTS_PER_POD_LIMIT} more)`;
-        messages.push(this.events.record({ kind: 'VoiceAgentPool', name: group.pool }, 'Normal', group.reason, message));
-      }
-    }
-    void Promise.all(messages);
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 }

@@ -1,55 +1,94 @@
-import { CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesListObject, type KubernetesObject, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
+import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
-import { POOL_API_GROUP, POOL_API_VERSION, POOL_PLURAL } from '../core/pool-types.js';
-import type { VoiceAgentPoolObject } from './fleet-reconciler.js';
-import type { KubeRequestCounter } from './kube-metrics.js';
+import { POOL_API_GROUP, POOL_API_VERSION, POOL_PLURAL, type PoolStatus } from '../core/pool-types.js';
+import type { KubeClients } from './kube-client.js';
+import { backoffDelay } from './reconcile-loop.js';
+
+export interface VoiceAgentPoolObject extends KubernetesObject {
+  spec?: unknown;
+  status?: PoolStatus;
+}
+
+export type FleetKind = 'Pod' | 'VoiceAgentPool';
 
 export interface FleetInformers {
-  pods: Informer<V1Pod> & ObjectCache<V1Pod>;
-  pools: Informer<VoiceAgentPoolObject> & ObjectCache<VoiceAgentPoolObject>;
+  pods: ObjectCache<V1Pod>;
+  pools: ObjectCache<VoiceAgentPoolObject>;
+  /** True once both caches hold a complete list: before that, a missing pod is not a gone pod. */
+  synced(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * List+watch of the namespace's pods and VoiceAgentPools. A watch that ends
- * or expires is restarted from a fresh list after a short pause; nothing polls.
+ * List+watch of the namespace's pods and VoiceAgentPools. The client's
+ * ListWatch resumes a watch that ended from its last resourceVersion and
+ * relists only on 410 Gone; a watch that failed otherwise is restarted here
+ * with backoff. Nothing polls. `onChange` hears every add, update and delete;
+ * a pool update that left its generation alone (a status write) is dropped,
+ * since only the spec matters to a reconcile.
  */
-export function fleetInformers(kc: KubeConfig, namespace: string, logger: Logger, onChange: (kind: string, verb: string, obj: KubernetesObject) => void, count: KubeRequestCounter): FleetInformers {
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const pods = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => {
-    count('list', 'pods');
-    return core.listNamespacedPod({ namespace });
-  });
-  const pools = makeInformer<VoiceAgentPoolObject>(
-    kc,
+export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: string, logger: Logger, onChange: (kind: FleetKind) => void): FleetInformers {
+  const watch = new Watch(kc);
+  const pods = new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => clients.core.listNamespacedPod({ namespace }), false);
+  const pools = new ListWatch<VoiceAgentPoolObject>(
     `/apis/${POOL_API_GROUP}/${POOL_API_VERSION}/namespaces/${namespace}/${POOL_PLURAL}`,
-    () => {
-      count('list', POOL_PLURAL);
-      return custom.listNamespacedCustomObject({ group: POOL_API_GROUP, version: POOL_API_VERSION, namespace, plural: POOL_PLURAL }) as Promise<KubernetesListObject<VoiceAgentPoolObject>>;
-    },
+    watch,
+    () => clients.custom.listNamespacedCustomObject({ group: POOL_API_GROUP, version: POOL_API_VERSION, namespace, plural: POOL_PLURAL }) as Promise<KubernetesListObject<VoiceAgentPoolObject>>,
+    false,
   );
   let stopped = false;
+  const everSynced = new Set<FleetKind>();
+  const poolGenerations = new Map<string, number | undefined>();
+
+  pools.on('update', (obj) => {
+    const name = obj.metadata?.name ?? '';
+    const generation = obj.metadata?.generation;
+    const before = poolGenerations.get(name);
+    poolGenerations.set(name, generation);
+    if (generation === undefined || before !== generation) onChange('VoiceAgentPool');
+  });
+  pools.on('add', (obj) => {
+    poolGenerations.set(obj.metadata?.name ?? '', obj.metadata?.generation);
+    onChange('VoiceAgentPool');
+  });
+  pools.on('delete', (obj) => {
+    poolGenerations.delete(obj.metadata?.name ?? '');
+    onChange('VoiceAgentPool');
+  });
+  for (const verb of ['add', 'update', 'delete'] as const) pods.on(verb, () => onChange('Pod'));
+
   for (const [kind, informer] of [
     ['Pod', pods],
     ['VoiceAgentPool', pools],
   ] as const) {
-    for (const verb of ['add', 'update', 'delete'] as const) {
-      (informer as Informer<KubernetesObject>).on(verb, (obj) => onChange(kind, verb, obj));
-    }
+    let failures = 0;
+    let lastFailureMs = 0;
     informer.on('error', (err: unknown) => {
       if (stopped) return;
-      logger.warn('watch ended; restarting', { kind, error: (err as Error)?.message ?? String(err) });
+      // A watch that ran a minute since its last failure starts its backoff over.
+      if (Date.now() - lastFailureMs > 60_000) failures = 0;
+      lastFailureMs = Date.now();
+      failures++;
+      const delay = backoffDelay(failures, 500, 30_000);
+      logger.warn('watch ended; restarting', { kind, error: (err as Error)?.message ?? String(err), retry_in_ms: delay });
       setTimeout(() => {
         if (!stopped) informer.start().catch((e: Error) => logger.warn('watch restart failed', { kind, error: e.message }));
-      }, 1000);
+      }, delay);
     });
   }
+
+  const hasListed = (kind: FleetKind, informer: ListWatch<V1Pod> | ListWatch<VoiceAgentPoolObject>) => {
+    if (!everSynced.has(kind) && informer.latestResourceVersion() !== '') everSynced.add(kind);
+    return everSynced.has(kind);
+  };
+
   return {
     pods,
     pools,
+    synced: () => hasListed('Pod', pods) && hasListed('VoiceAgentPool', pools),
     async start() {
+      stopped = false;
       await Promise.all([pods.start(), pools.start()]);
     },
     async stop() {

@@ -1,154 +1,165 @@
-import { CoordinationV1Api, KubeConfig, V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
-import type { KubeRequestCounter } from './kube-metrics.js';
+import { statusCode } from './kube-client.js';
+import { LeaseCampaign, type LeaseAction, type LeaseRecord, type LeaseTiming } from './lease-campaign.js';
 
-export interface LeaseRecord {
-  holder: string;
-  leaseDurationSeconds: number;
-  renewTime?: Date;
-  transitions: number;
+export interface LeadershipCallbacks {
+  /** This replica now holds the lease: start reconciling. */
+  onStartedLeading(): void;
+  /** This replica no longer holds the lease: stop reconciling; resolves once stopped. */
+  onStoppedLeading(reason: string): Promise<void>;
 }
 
-export interface LeaseTiming {
-  leaseDurationSeconds: number;
-  renewDeadlineSeconds: number;
-  retryPeriodSeconds: number;
+const time = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+
+function toRecord(lease: V1Lease, fallbackDuration: number): LeaseRecord {
+  return {
+    holder: lease.spec?.holderIdentity ?? '',
+    leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? fallbackDuration,
+    acquireTime: time(lease.spec?.acquireTime),
+    renewTime: time(lease.spec?.renewTime),
+    transitions: lease.spec?.leaseTransitions ?? 0,
+  };
 }
 
 /**
- * client-go's rule: another holder's lease is expired when its record has not
- * changed for a lease duration, measured on this replica's own clock from
- * when it last saw the record change, so clocks need not agree.
- */
-export function canAcquire(record: LeaseRecord | undefined, identity: string, observedAtMs: number, nowMs: number): boolean {
-  if (!record || record.holder === '' || record.holder === identity) return true;
-  return nowMs - observedAtMs > record.leaseDurationSeconds * 1000;
-}
-
-const status = (err: unknown) => (err as { code?: number }).code;
-
-/**
- * Leader election on a coordination.k8s.io/v1 Lease: acquire when free or
- * expired, renew every retry period, step down when renewing has failed for
- * the renew deadline, release on shutdown so a successor need not wait.
+ * Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules
+ * (see LeaseCampaign): acquire when free or expired, renew every retry
+ * period, stop leading when renewing has failed for the renew deadline, and
+ * hand the lease back on shutdown so a successor need not wait it out. Every
+ * write carries the resourceVersion it read (optimistic concurrency): of two
+ * replicas racing for the lease, one gets 409 Conflict and stays a follower.
  */
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
-  private leading = false;
-  private lastRenewMs = 0;
-  private observed: { key: string; atMs: number } | undefined;
+  private readonly campaign: LeaseCampaign;
+  /** The lease as last read or written: its resourceVersion makes the next write conditional. */
+  private lease: V1Lease | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private attempt: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(
-    kc: KubeConfig,
+    private readonly api: CoordinationV1Api,
     private readonly namespace: string,
     private readonly name: string,
-    private readonly identity: string,
+    identity: string,
     private readonly timing: LeaseTiming,
-    private readonly callbacks: { onStartedLeading(): void; onStoppedLeading(): void },
+    private readonly callbacks: LeadershipCallbacks,
     private readonly logger: Logger,
-    private readonly count: KubeRequestCounter = () => undefined,
   ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.campaign = new LeaseCampaign(identity, timing);
   }
 
   isLeader(): boolean {
-    return this.leading;
+    return this.campaign.leading;
   }
 
   start(): void {
-    const loop = async () => {
+    const loop = () => {
       if (this.stopped) return;
-      await this.tryAcquireOrRenew();
-      if (!this.stopped) this.timer = setTimeout(loop, this.timing.retryPeriodSeconds * 1000);
+      this.attempt = this.tryAcquireOrRenew().finally(() => {
+        // Followers retry with a little jitter, so replicas started together do not collide every time.
+        const jitter = this.campaign.leading ? 1 : 1 + Math.random() * 0.2;
+        if (!this.stopped) this.timer = setTimeout(loop, this.timing.retryPeriodSeconds * 1000 * jitter);
+      });
     };
-    void loop();
+    loop();
   }
 
-  private setLeading(leading: boolean): void {
-    if (leading === this.leading) return;
-    this.leading = leading;
-    this.logger.info(leading ? 'became leader' : 'stopped leading', { lease: this.name, identity: this.identity });
-    if (leading) this.callbacks.onStartedLeading();
-    else this.callbacks.onStoppedLeading();
-  }
-
-  private toRecord(lease: V1Lease): LeaseRecord {
-    return {
-      holder: lease.spec?.holderIdentity ?? '',
-      leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? this.timing.leaseDurationSeconds,
-      renewTime: lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string) : undefined,
-      transitions: lease.spec?.leaseTransitions ?? 0,
-    };
-  }
-
-  async tryAcquireOrRenew(): Promise<void> {
-    const now = Date.now();
-    try {
-      let lease: V1Lease | undefined;
-      try {
-        this.count('get', 'leases');
-        lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
-      } catch (err) {
-        if (status(err) !== 404) throw err;
-      }
-      if (!lease) {
-        this.count('create', 'leases');
-        await this.api.createNamespacedLease({ namespace: this.namespace, body: this.leaseBody(undefined, 0, now) });
-        this.lastRenewMs = now;
-        this.setLeading(true);
-        return;
-      }
-      const record = this.toRecord(lease);
-      const key = `${record.holder}|${record.renewTime?.toISOString() ?? ''}`;
-      if (!this.observed || this.observed.key !== key) this.observed = { key, atMs: now };
-      if (!canAcquire(record, this.identity, this.observed.atMs, now)) {
-        this.setLeading(false);
-        return;
-      }
-      const transitions = record.holder === this.identity ? record.transitions : record.transitions + 1;
-      this.count('update', 'leases');
-      await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.leaseBody(lease, transitions, now) });
-      this.lastRenewMs = now;
-      this.setLeading(true);
-    } catch (err) {
-      // A conflict means another replica wrote first: not an error, just not us.
-      if (status(err) !== 409) this.logger.warn('lease update failed', { lease: this.name, error: (err as Error).message });
-      if (this.leading && Date.now() - this.lastRenewMs > this.timing.renewDeadlineSeconds * 1000) this.setLeading(false);
-      if (!this.leading) this.setLeading(false);
-    }
-  }
-
-  private leaseBody(existing: V1Lease | undefined, transitions: number, nowMs: number): V1Lease {
-    const now = new V1MicroTime(nowMs);
-    const holder = existing?.spec?.holderIdentity;
+  private body(record: LeaseRecord, resourceVersion: string | undefined): V1Lease {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.namespace, resourceVersion: existing?.metadata?.resourceVersion },
+      metadata: { name: this.name, namespace: this.namespace, resourceVersion },
       spec: {
-        holderIdentity: this.identity,
-        leaseDurationSeconds: this.timing.leaseDurationSeconds,
-        acquireTime: holder === this.identity && existing?.spec?.acquireTime ? existing.spec.acquireTime : now,
-        renewTime: now,
-        leaseTransitions: transitions,
+        holderIdentity: record.holder,
+        leaseDurationSeconds: record.leaseDurationSeconds,
+        acquireTime: record.acquireTime ? new V1MicroTime(record.acquireTime) : undefined,
+        renewTime: record.renewTime ? new V1MicroTime(record.renewTime) : undefined,
+        leaseTransitions: record.transitions,
       },
     };
   }
 
-  /** Stops campaigning; if leading, hands the lease back so another replica takes over at once. */
+  private async write(action: Exclude<LeaseAction, 'wait'>, record: LeaseRecord | undefined, sentAtMs: number): Promise<void> {
+    const next = this.campaign.desired(record, action, sentAtMs);
+    const body = this.body(next, this.lease?.metadata?.resourceVersion);
+    this.lease =
+      action === 'create'
+        ? await this.api.createNamespacedLease({ namespace: this.namespace, body })
+        : await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body });
+    if (this.campaign.succeeded(next, sentAtMs)) {
+      this.logger.info('became leader', { lease: this.name, identity: this.campaign.identity, transitions: next.transitions });
+      this.callbacks.onStartedLeading();
+    }
+    this.armWatchdog();
+  }
+
+  /** Leadership ends at the renew deadline unless a renewal lands first, even if a request hangs. */
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    const deadline = this.campaign.deadlineMs();
+    if (deadline === undefined) return;
+    this.watchdog = setTimeout(() => {
+      if (this.campaign.overdue(Date.now())) void this.stepDown('the lease was not renewed within the renew deadline');
+    }, Math.max(0, deadline - Date.now()) + 1);
+  }
+
+  private async stepDown(reason: string): Promise<void> {
+    clearTimeout(this.watchdog);
+    if (!this.campaign.stepDown()) return;
+    this.logger.warn('stopped leading', { lease: this.name, identity: this.campaign.identity, reason });
+    await this.callbacks.onStoppedLeading(reason);
+  }
+
+  async tryAcquireOrRenew(): Promise<void> {
+    const sentAtMs = Date.now();
+    try {
+      // Renewing needs no read while the lease we last wrote is current; a conflict means it is not.
+      if (this.campaign.leading && this.lease) {
+        try {
+          await this.write('renew', toRecord(this.lease, this.timing.leaseDurationSeconds), sentAtMs);
+          return;
+        } catch (err) {
+          if (statusCode(err) !== 409) throw err;
+        }
+      }
+      let lease: V1Lease | undefined;
+      try {
+        lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+      this.lease = lease;
+      const record = lease ? toRecord(lease, this.timing.leaseDurationSeconds) : undefined;
+      const action = this.campaign.decide(record, Date.now());
+      if (action === 'wait') {
+        await this.stepDown(`replica ${record?.holder} holds the lease`);
+        return;
+      }
+      await this.write(action, record, sentAtMs);
+    } catch (err) {
+      // A conflict means another replica wrote first: not an error, just not us this time.
+      if (statusCode(err) !== 409) this.logger.warn('lease update failed', { lease: this.name, error: (err as Error).message });
+      if (this.campaign.overdue(Date.now())) await this.stepDown('the lease was not renewed within the renew deadline');
+    }
+  }
+
+  /** Stops campaigning; if leading, stops the leader's work first, then hands the lease back. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
-    this.setLeading(false);
+    await this.attempt;
+    clearTimeout(this.watchdog);
+    if (!this.campaign.leading) return;
+    await this.stepDown('shutting down');
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
-      if (lease.spec?.holderIdentity !== this.identity) return;
-      lease.spec.holderIdentity = '';
-      lease.spec.leaseDurationSeconds = 1;
-      await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease });
+      const record = this.lease ? toRecord(this.lease, this.timing.leaseDurationSeconds) : undefined;
+      if (record?.holder !== this.campaign.identity) return;
+      const body = this.body(this.campaign.released(record, Date.now()), this.lease?.metadata?.resourceVersion);
+      await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body });
+      this.logger.info('lease released', { lease: this.name, identity: this.campaign.identity });
     } catch (err) {
       this.logger.warn('could not release the lease', { lease: this.name, error: (err as Error).message });
     }

@@ -54,7 +54,46 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
   };
 }
 
+/** JSON with object keys sorted and undefined members dropped: the API server returns keys in its own order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 /** Whether writing `next` would change anything a reader sees. */
 export function statusChanged(previous: PoolStatus | undefined, next: PoolStatus): boolean {
-  return JSON.stringify(previous ?? {}) !== JSON.stringify(next);
+  return canonical(previous ?? {}) !== canonical(next);
+}
+
+/** Fields that move with every call; written on a timer, not per call. */
+const CALL_COUNTS = ['activeCalls', 'freeSlots'] as const;
+
+export type StatusWrite = 'none' | 'now' | 'later';
+
+/**
+ * Whether to write a pool's status now. Anything but the call counts
+ * (conditions, generation, pod counts) is written at once; a change of call
+ * counts alone waits until `countsIntervalMs` have passed since this replica
+ * last wrote the pool's status, so status is never written per call.
+ */
+export function statusWrite(previous: PoolStatus | undefined, next: PoolStatus, lastWriteMs: number | undefined, nowMs: number, countsIntervalMs: number): StatusWrite {
+  if (!statusChanged(previous, next)) return 'none';
+  const withoutCounts = (s: PoolStatus | undefined) => ({ ...s, ...Object.fromEntries(CALL_COUNTS.map((k) => [k, undefined])) });
+  if (statusChanged(withoutCounts(previous), withoutCounts(next))) return 'now';
+  return lastWriteMs === undefined || nowMs - lastWriteMs >= countsIntervalMs ? 'now' : 'later';
+}
+
+export type DegradedTransition = 'Degraded' | 'Recovered' | undefined;
+
+/** The Event a status change calls for: a pool that became Degraded, or stopped being. */
+export function degradedTransition(previous: PoolStatus | undefined, next: PoolStatus): DegradedTransition {
+  const degraded = (s: PoolStatus | undefined) => s?.conditions?.find((c) => c.type === 'Degraded')?.status;
+  const before = degraded(previous);
+  const after = degraded(next);
+  if (after === 'True' && before !== 'True') return 'Degraded';
+  if (after === 'False' && before === 'True') return 'Recovered';
+  return undefined;
 }

@@ -9,9 +9,25 @@ export interface LoopTiming {
   /** First retry after a failure; doubles per consecutive failure. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Reconcile at least this often even without events (heals drift such as a flushed Redis). */
+  /** Reconcile at least this often even without events (status counts, drift in Redis). */
   resyncMs: number;
 }
+
+/** What a run asks of the loop: run again after a delay even if no event comes. */
+export interface RunResult {
+  requeueAfterMs?: number;
+}
+
+/**
+ * A run that stopped on purpose, not because something is broken: the
+ * replica lost the lease mid-run, or its caches are not complete yet. Logged
+ * quietly and retried like any failure (if the loop still runs).
+ */
+export class RunAbandoned extends Error {
+  override name = 'RunAbandoned';
+}
+
+export type RunOutcome = 'ok' | 'error' | 'abandoned';
 
 /**
  * A work queue with one key: every event marks the fleet dirty, and one
@@ -25,19 +41,22 @@ export class ReconcileLoop {
   private active = false;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
+  private requeue: { timer: NodeJS.Timeout; atMs: number } | undefined;
   private resync: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
   runs = 0;
 
   constructor(
-    private readonly work: () => Promise<void>,
+    private readonly work: () => Promise<RunResult | void>,
     private readonly timing: LoopTiming,
     private readonly logger: Logger,
+    private readonly onRun: (outcome: RunOutcome, seconds: number) => void = () => undefined,
   ) {}
 
   start(): void {
     if (this.active) return;
     this.active = true;
+    this.failures = 0;
     this.resync = setInterval(() => this.enqueue(), this.timing.resyncMs);
     this.enqueue();
   }
@@ -55,20 +74,43 @@ export class ReconcileLoop {
     }, delayMs);
   }
 
+  /** Enqueues after `delayMs`, keeping only the earliest pending request. */
+  private enqueueAfter(delayMs: number): void {
+    const atMs = Date.now() + delayMs;
+    if (this.requeue && this.requeue.atMs <= atMs) return;
+    clearTimeout(this.requeue?.timer);
+    this.requeue = {
+      atMs,
+      timer: setTimeout(() => {
+        this.requeue = undefined;
+        this.enqueue();
+      }, delayMs),
+    };
+  }
+
   private async runOnce(): Promise<void> {
     if (!this.active || this.running) return;
     this.running = true;
     this.dirty = false;
     let delay: number | undefined;
+    const started = performance.now();
     try {
       this.runs++;
-      await this.work();
+      const result = await this.work();
       this.failures = 0;
+      this.onRun('ok', (performance.now() - started) / 1000);
+      if (result?.requeueAfterMs !== undefined && this.active) this.enqueueAfter(result.requeueAfterMs);
     } catch (err) {
       this.failures++;
       delay = backoffDelay(this.failures, this.timing.baseDelayMs, this.timing.maxDelayMs);
       this.dirty = true;
-      this.logger.warn('reconcile failed; retrying', { error: (err as Error).message, retry_in_ms: delay, failures: this.failures });
+      if (err instanceof RunAbandoned) {
+        this.onRun('abandoned', (performance.now() - started) / 1000);
+        if (this.active) this.logger.info('reconcile postponed', { why: err.message, retry_in_ms: delay });
+      } else {
+        this.onRun('error', (performance.now() - started) / 1000);
+        this.logger.warn('reconcile failed; retrying', { error: (err as Error).message, retry_in_ms: delay, failures: this.failures });
+      }
     } finally {
       this.running = false;
     }
@@ -79,8 +121,10 @@ export class ReconcileLoop {
   async stop(): Promise<void> {
     this.active = false;
     clearTimeout(this.timer);
+    clearTimeout(this.requeue?.timer);
     clearInterval(this.resync);
     this.timer = undefined;
+    this.requeue = undefined;
     await this.idle;
   }
 }

@@ -1,4 +1,4 @@
-import { desiredPoolStatus, statusChanged } from '../../../operator/pool-status.js';
+import { degradedTransition, desiredPoolStatus, statusChanged, statusWrite } from '../../../operator/pool-status.js';
 
 const plan = (desired: number, serving: string[], shortfall: number) => ({ desired, serving, drained: [], leaving: [], shortfall });
 const counts = { pods: 3, ready: 3, draining: 0, active_calls: 2, free_slots: 1, capacity: 1 };
@@ -28,5 +28,55 @@ describe('desiredPoolStatus', () => {
     expect(flipped.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('T3');
     expect(flipped.conditions?.find((c) => c.type === 'Degraded')?.lastTransitionTime).toBe('T1');
     expect(statusChanged(first, flipped)).toBe(true);
+  });
+});
+
+describe('statusChanged', () => {
+  test('the order the API server returns keys in does not count as a change', () => {
+    const ours = desiredPoolStatus({ generation: 2, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, undefined, 'T1');
+    // What a GET returns: keys sorted, as the API server serializes custom resources.
+    const served = JSON.parse(JSON.stringify(ours, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v)));
+    expect(JSON.stringify(served)).not.toBe(JSON.stringify(ours));
+    expect(statusChanged(served, ours)).toBe(false);
+    expect(statusChanged(undefined, ours)).toBe(true);
+  });
+});
+
+describe('statusWrite', () => {
+  const at = (calls: number, freeSlots: number, servingReady = 3) =>
+    desiredPoolStatus({ generation: 1, plan: plan(3, ['a', 'b', 'c'], 0), counts: { ...counts, active_calls: calls, free_slots: freeSlots }, servingReady }, undefined, 'T1');
+
+  test('nothing changed: nothing to write', () => {
+    expect(statusWrite(at(1, 2), at(1, 2), 0, 0, 5_000)).toBe('none');
+  });
+
+  test('a change of call counts alone waits for the interval since the last write', () => {
+    expect(statusWrite(at(1, 2), at(2, 1), 10_000, 12_000, 5_000)).toBe('later');
+    expect(statusWrite(at(1, 2), at(2, 1), 10_000, 15_000, 5_000)).toBe('now');
+    // A replica that never wrote this pool's status (it just became leader) writes at once.
+    expect(statusWrite(at(1, 2), at(2, 1), undefined, 0, 5_000)).toBe('now');
+  });
+
+  test('a change of conditions or pod counts is written at once, whatever the interval', () => {
+    expect(statusWrite(at(1, 2), at(1, 2, 2), 10_000, 10_001, 5_000)).toBe('now');
+    const fewerPods = { ...at(1, 2), pods: 2 };
+    expect(statusWrite(at(1, 2), fewerPods, 10_000, 10_001, 5_000)).toBe('now');
+    expect(statusWrite(undefined, at(0, 3), 10_000, 10_001, 5_000)).toBe('now');
+  });
+});
+
+describe('degradedTransition', () => {
+  const status = (shortfall: number) => desiredPoolStatus({ generation: 1, plan: plan(3, ['a', 'b', 'c'].slice(0, 3 - shortfall), shortfall), counts, servingReady: 3 - shortfall }, undefined, 'T1');
+
+  test('becoming Degraded and recovering are each one transition; staying is none', () => {
+    expect(degradedTransition(status(0), status(2))).toBe('Degraded');
+    expect(degradedTransition(status(2), status(1))).toBeUndefined();
+    expect(degradedTransition(status(1), status(0))).toBe('Recovered');
+    expect(degradedTransition(status(0), status(0))).toBeUndefined();
+  });
+
+  test('a pool seen for the first time is reported only if it starts Degraded', () => {
+    expect(degradedTransition(undefined, status(3))).toBe('Degraded');
+    expect(degradedTransition(undefined, status(0))).toBeUndefined();
   });
 });

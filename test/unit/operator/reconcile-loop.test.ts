@@ -1,6 +1,6 @@
 import { silentLogger } from '../../../core/logger.js';
-import { canAcquire } from '../../../operator/leader-election.js';
-import { backoffDelay, ReconcileLoop } from '../../../operator/reconcile-loop.js';
+import { forEachLimited } from '../../../operator/fleet-reconciler.js';
+import { backoffDelay, ReconcileLoop, RunAbandoned, type RunOutcome } from '../../../operator/reconcile-loop.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 const until = async (ok: () => boolean) => {
@@ -60,28 +60,79 @@ describe('ReconcileLoop', () => {
     expect(runs).toBe(1);
   });
 
+  test('a run that asks to be requeued runs again after the delay without any event', async () => {
+    let runs = 0;
+    const loop = new ReconcileLoop(
+      async () => {
+        runs++;
+        return runs === 1 ? { requeueAfterMs: 20 } : {};
+      },
+      { baseDelayMs: 1, maxDelayMs: 4, resyncMs: 60_000 },
+      silentLogger(),
+    );
+    loop.start();
+    await until(() => runs === 2);
+    await tick();
+    await tick();
+    expect(runs).toBe(2);
+    await loop.stop();
+  });
+
+  test('outcomes are reported: ok, error, and abandoned for a run stopped on purpose', async () => {
+    const outcomes: RunOutcome[] = [];
+    let runs = 0;
+    const loop = new ReconcileLoop(
+      async () => {
+        runs++;
+        if (runs === 1) throw new RunAbandoned('caches not synced');
+        if (runs === 2) throw new Error('API server unavailable');
+      },
+      { baseDelayMs: 1, maxDelayMs: 4, resyncMs: 60_000 },
+      silentLogger(),
+      (outcome) => outcomes.push(outcome),
+    );
+    loop.start();
+    await until(() => outcomes.length === 3);
+    expect(outcomes).toEqual(['abandoned', 'error', 'ok']);
+    await loop.stop();
+  });
+
+  test('events during a backoff wait do not cut it short', async () => {
+    let runs = 0;
+    const loop = new ReconcileLoop(
+      async () => {
+        runs++;
+        if (runs === 1) throw new Error('conflict');
+      },
+      { baseDelayMs: 1000, maxDelayMs: 1000, resyncMs: 60_000 },
+      silentLogger(),
+    );
+    loop.start();
+    await until(() => runs === 1);
+    for (let i = 0; i < 3; i++) {
+      loop.enqueue();
+      await tick();
+    }
+    expect(runs).toBe(1);
+    await until(() => runs === 2);
+    await loop.stop();
+  });
+
+  test('a periodic resync runs the work without events', async () => {
+    let runs = 0;
+    const loop = new ReconcileLoop(async () => void runs++, { baseDelayMs: 1, maxDelayMs: 4, resyncMs: 10 }, silentLogger());
+    loop.start();
+    await until(() => runs >= 3);
+    await loop.stop();
+  });
+
   test('backoff doubles from the base and stops at the cap', () => {
     expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, 200, 1000))).toEqual([200, 400, 800, 1000, 1000]);
   });
 });
 
-describe('canAcquire (leader election)', () => {
-  const record = { holder: 'other', leaseDurationSeconds: 15, transitions: 0 };
-  test('a free, released or own lease can be taken at once', () => {
-    expect(canAcquire(undefined, 'me', 0, 0)).toBe(true);
-    expect(canAcquire({ ...record, holder: '' }, 'me', 0, 0)).toBe(true);
-    expect(canAcquire({ ...record, holder: 'me' }, 'me', 0, 0)).toBe(true);
-  });
-  test("another's lease only once unchanged for a lease duration on our own clock", () => {
-    expect(canAcquire(record, 'me', 1_000, 15_000)).toBe(false);
-    expect(canAcquire(record, 'me', 1_000, 16_000)).toBe(false);
-    expect(canAcquire(record, 'me', 1_000, 16_001)).toBe(true);
-  });
-});
-
 describe('forEachLimited', () => {
   test('never runs more than the limit at once, runs every item, and reports the first failure after all settle', async () => {
-    const { forEachLimited } = await import('../../../operator/fleet-reconciler.js');
     let inFlight = 0;
     let peak = 0;
     const seen: number[] = [];

@@ -1,0 +1,74 @@
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  CustomObjectsApi,
+  KubeConfig,
+  ServerConfiguration,
+  type Middleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import type { OperatorMetrics } from './operator-metrics.js';
+
+export interface KubeClients {
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+}
+
+/**
+ * The verb and resource of one API request, as the API server's own metrics
+ * name them: GET on a collection is a list, `/pods/x/status` is pods/status.
+ */
+export function describeRequest(method: string, url: string): { verb: string; resource: string } {
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0] ?? '';
+  const parts = path.split('/').filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  const [resource = 'unknown', name, sub] = rest;
+  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+  const verb = method.toUpperCase() === 'GET' ? (name === undefined ? 'list' : 'get') : (verbs[method.toUpperCase()] ?? method.toLowerCase());
+  return { verb, resource: sub ? `${resource}/${sub}` : resource };
+}
+
+/**
+ * Counts every request in smart_router_kube_requests_total and bounds it with
+ * a timeout, so a black-holed connection can never hold the reconcile or the
+ * lease renewal forever.
+ */
+function requestMiddleware(metrics: OperatorMetrics, timeoutMs: number): Middleware {
+  return {
+    async pre(request: RequestContext): Promise<RequestContext> {
+      const { verb, resource } = describeRequest(request.getHttpMethod().toString(), request.getUrl());
+      metrics.kubeRequests.inc({ verb, resource });
+      request.setSignal(AbortSignal.timeout(timeoutMs));
+      return request;
+    },
+    async post(response: ResponseContext): Promise<ResponseContext> {
+      return response;
+    },
+  };
+}
+
+/** API clients for the kubeconfig's cluster, each request counted and bounded by `timeoutMs`. */
+export function kubeClients(kc: KubeConfig, metrics: OperatorMetrics, timeoutMs: number): KubeClients {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [requestMiddleware(metrics, timeoutMs)],
+  });
+  return {
+    core: new CoreV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
+    coordination: new CoordinationV1Api(configuration),
+  };
+}
+
+/** The HTTP status of a failed API call, when it has one. */
+export function statusCode(err: unknown): number | undefined {
+  return (err as { code?: number } | null)?.code;
+}

@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The operator's own metrics, on the router's registry so one /metrics shows both. */
+export class OperatorMetrics {
+  readonly kubeRequests: Counter<'verb' | 'resource'>;
+  readonly reconciles: Counter<'result'>;
+  readonly reconcileSeconds: Histogram;
+  readonly leader: Gauge;
+
+  constructor(registry: Registry) {
+    this.kubeRequests = new Counter({
+      name: 'smart_router_kube_requests_total',
+      help: 'Requests this replica made to the Kubernetes API (lists, patches, status, events, lease; not watches), by verb and resource.',
+      labelNames: ['verb', 'resource'] as const,
+      registers: [registry],
+    });
+    this.reconciles = new Counter({
+      name: 'smart_router_reconciles_total',
+      help: 'Reconciles of the fleet by result: ok, error (retried with backoff), abandoned (leadership lost or caches not synced).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    });
+    this.reconcileSeconds = new Histogram({
+      name: 'smart_router_reconcile_duration_seconds',
+      help: 'Time one reconcile of the whole namespace takes.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.leader = new Gauge({
+      name: 'smart_router_leader',
+      help: '1 while this replica holds the Lease and reconciles.',
+      registers: [registry],
+    });
+  }
+}
