@@ -172,10 +172,14 @@ export class FleetReconciler {
     const { store, logger } = this.deps;
     const snapshot = await store.poolsSnapshot();
     const now = Date.now();
-    if (this.routingVersion !== undefined && snapshot.version !== this.routingVersion) {
-      logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version });
+    // Drift shows as a pools version we did not leave, or a pool we wrote that Redis no longer has.
+    const inRedis = new Set(snapshot.pools.map((p) => p.name));
+    const lost = [...this.fingerprints.keys()].filter((pool) => !inRedis.has(pool));
+    const drifted = (this.routingVersion !== undefined && snapshot.version !== this.routingVersion) || lost.length > 0;
+    if (drifted) {
+      logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version, pools_lost: lost });
     }
-    if (snapshot.version !== this.routingVersion || now - this.lastFullSyncMs >= this.options.fullResyncMs) {
+    if (drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs) {
       this.fingerprints.clear();
       this.lastFullSyncMs = now;
     }

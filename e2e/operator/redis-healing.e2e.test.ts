@@ -1,0 +1,51 @@
+// Redis that lost or drifted from the routing state heals on its own: the
+// leader notices a flushed Redis on its next resync (the pools version is
+// gone) and rewrites everything, and rewrites it all on a full resync even
+// when nothing announces the drift. This file has a redis-server of its own,
+// so it can FLUSHALL.
+import type { RouterProcess } from '../../test/support/router-process.js';
+import { api, apply, countBy, deployAgents, examplePools, labelled, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from './support.js';
+
+let env: OperatorEnv;
+let op: RouterProcess;
+let labels: Record<string, string>;
+
+beforeAll(async () => {
+  env = await operatorEnv('e2e-heal', { ownRedis: true });
+  await apply(examplePools(), env.namespace);
+  await deployAgents(env.namespace, 5);
+  op = await env.startOperator({ FULL_RESYNC_SECONDS: '3' });
+  labels = await waitForLabels(env.namespace, 'pools assigned', (l) => countBy(l).gold === 1 && countBy(l).standard === 3 && countBy(l).basic === 1);
+}, 120_000);
+afterAll(async () => {
+  await env?.teardown();
+}, 60_000);
+
+const routingMatchesLabels = async () => {
+  for (const pool of ['gold', 'standard', 'basic']) {
+    if (JSON.stringify(await env.store.poolMembers(pool)) !== JSON.stringify(labelled(labels, pool))) return false;
+  }
+  return (await env.store.poolsSnapshot()).pools.length === 3;
+};
+
+test('FLUSHALL: the next resync rebuilds pools and membership, and allocation works again', async () => {
+  await waitFor('routing in place', routingMatchesLabels);
+  await env.redis.flushall();
+  expect((await env.store.poolsSnapshot()).pools).toEqual([]);
+  await waitFor('routing rebuilt', routingMatchesLabels, 30_000);
+  const res = await api(op, '/api/v1/allocate', { call_sid: 'after-flush' });
+  expect(res.body).toMatchObject({ success: true, source_pool: 'pool:standard' });
+  expect((await api(op, '/api/v1/status')).body.pools.standard).toMatchObject({ pods: 3, ready: 3, active_calls: 1 });
+  expect(op.output()).toMatch(/routing state in Redis changed behind the operator/);
+  await api(op, '/api/v1/release', { call_sid: 'after-flush' });
+});
+
+test('drift nothing announces (a pool lost a member, a pod its state) is rewritten by the full resync', async () => {
+  const [pod] = labelled(labels, 'standard') as [string];
+  // As a crash between two writes could leave it: the version key is intact, so only the full resync sees it.
+  await env.redis.srem(env.store.keys.poolMembers('standard'), pod);
+  await env.redis.del(env.store.keys.pod(pod));
+  expect(await env.store.podState(pod)).toBeNull();
+  await waitFor('drift rewritten', async () => (await routingMatchesLabels()) && (await env.store.podState(pod))?.pool === 'standard', 30_000);
+  expect(await env.store.podState(pod)).toMatchObject({ pool: 'standard', ready: true, draining: false });
+});
