@@ -106,6 +106,14 @@ export class FleetReconciler {
     return pod.metadata?.labels?.[POOL_LABEL] || null;
   }
 
+  /** What was remembered about pods and pools that no longer exist. */
+  private forgetGone(pods: Map<string, unknown>, pools: Map<string, unknown>): void {
+    for (const name of this.writtenLabels.keys()) if (!pods.has(name)) this.writtenLabels.delete(name);
+    for (const map of [this.writtenStatus, this.statusWrittenAt]) {
+      for (const name of map.keys()) if (!pools.has(name)) map.delete(name);
+    }
+  }
+
   private statusOf(obj: VoiceAgentPoolObject): PoolStatus | undefined {
     const name = obj.metadata!.name!;
     const written = this.writtenStatus.get(name);
@@ -138,6 +146,7 @@ export class FleetReconciler {
     const podObjects = this.deps.informers.pods.list(this.options.namespace).filter((p) => !isTerminated(p));
     const facts = new Map(podObjects.map((p) => [p.metadata!.name!, podFacts(p)]));
     const { pools, objects } = this.readPools();
+    this.forgetGone(facts, objects);
     const labels = new Map(podObjects.map((p) => [p.metadata!.name!, this.labelOf(p)]));
     const current = new Map([...labels].filter((e): e is [string, string] => e[1] !== null));
     const routing = await this.deps.store.podRouting([...facts.keys()]);

@@ -25,8 +25,8 @@ export interface FleetInformers {
  * ListWatch resumes a watch that ended from its last resourceVersion and
  * relists only on 410 Gone; a watch that failed otherwise is restarted here
  * with backoff. Nothing polls. `onChange` hears every add, update and delete;
- * a pool update that left its generation alone (a status write) is dropped,
- * since only the spec matters to a reconcile.
+ * a pool update that left its generation and deletion alone (a status
+ * write) is dropped, since only the spec matters to a reconcile.
  */
 export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: string, logger: Logger, onChange: (kind: FleetKind) => void): FleetInformers {
   const watch = new Watch(kc);
@@ -39,21 +39,22 @@ export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: 
   );
   let stopped = false;
   const everSynced = new Set<FleetKind>();
-  const poolGenerations = new Map<string, number | undefined>();
+  // What of a pool a reconcile reads: its spec (the generation moves with it) and whether it is being deleted.
+  const specVersions = new Map<string, string>();
+  const specVersion = (obj: VoiceAgentPoolObject) => `${obj.metadata?.generation ?? obj.metadata?.resourceVersion}|${Boolean(obj.metadata?.deletionTimestamp)}`;
 
   pools.on('update', (obj) => {
     const name = obj.metadata?.name ?? '';
-    const generation = obj.metadata?.generation;
-    const before = poolGenerations.get(name);
-    poolGenerations.set(name, generation);
-    if (generation === undefined || before !== generation) onChange('VoiceAgentPool');
+    const before = specVersions.get(name);
+    specVersions.set(name, specVersion(obj));
+    if (before !== specVersions.get(name)) onChange('VoiceAgentPool');
   });
   pools.on('add', (obj) => {
-    poolGenerations.set(obj.metadata?.name ?? '', obj.metadata?.generation);
+    specVersions.set(obj.metadata?.name ?? '', specVersion(obj));
     onChange('VoiceAgentPool');
   });
   pools.on('delete', (obj) => {
-    poolGenerations.delete(obj.metadata?.name ?? '');
+    specVersions.delete(obj.metadata?.name ?? '');
     onChange('VoiceAgentPool');
   });
   for (const verb of ['add', 'update', 'delete'] as const) pods.on(verb, () => onChange('Pod'));
