@@ -28,6 +28,9 @@ afterAll(async () => {
 }, 60_000);
 
 const reaped = (reason: string) => metric(op, 'smart_router_calls_reaped_total', { reason });
+// The call leaves Redis inside the script; the operator counts it a moment later, once the script answered.
+const waitForReaped = (reason: string, count: number, labels: Record<string, string> = {}) =>
+  waitFor(`${count} calls reaped (${reason})`, async () => (await metric(op, 'smart_router_calls_reaped_total', { reason, ...labels })) === count);
 
 test('a pod that is not Ready takes no new calls and keeps the ones it has', async () => {
   const a = await api(op, '/api/v1/allocate', { call_sid: 'notready-call' });
@@ -56,7 +59,7 @@ test('a container restart ends the pod’s calls: reaped, counted, told on the p
   const pod = a.body.pod_name as string;
   await simulatePod('restart', pod, ns());
   await waitFor('call reaped after restart', async () => (await env.store.call('restart-call')) === null);
-  expect(await reaped('pod_restarted')).toBe(before + 1);
+  await waitForReaped('pod_restarted', before + 1);
   await waitForEvent(ns(), pod, 'CallsReaped', /1 call\(s\) ended because the containers of pod .* restarted: restart-call/);
   expect(await env.store.podState(pod)).toMatchObject({ pool: 'standard', calls: [] });
   expect((await api(op, '/api/v1/release', { call_sid: 'restart-call' })).status).toBe(404);
@@ -69,7 +72,7 @@ test('a deleted pod’s calls are reaped and told on its pool; a replacement joi
   const pod = b.body.pod_name as string;
   await kubectl(['delete', 'pod', pod, '--wait=false'], { namespace: ns() });
   await waitFor('call reaped after delete', async () => (await env.store.call('deleted-call')) === null);
-  expect(await reaped('pod_gone')).toBe(before + 1);
+  await waitForReaped('pod_gone', before + 1);
   await waitForEvent(ns(), 'standard', 'CallsReaped', new RegExp(`pod ${pod} is gone: deleted-call`));
   await waitForLabels(ns(), 'replacement pod joins', (l) => countBy(l).standard === 3);
 });
@@ -79,7 +82,7 @@ test('calls never released are reaped after the pool’s maxCallDurationSeconds 
   const call = await api(op, '/api/v1/allocate', { call_sid: 'zombie-call', merchant_id: 'short-calls' });
   expect(call.body.source_pool).toBe('pool:short');
   await waitFor('zombie reaped', async () => (await env.store.call('zombie-call')) === null, 20_000);
-  expect(await metric(op, 'smart_router_calls_reaped_total', { reason: 'expired', pool: 'short' })).toBe(before + 1);
+  await waitForReaped('expired', before + 1, { pool: 'short' });
   await waitForEvent(ns(), 'short', 'CallsReaped', /never released within maxCallDurationSeconds.*zombie-call/);
   expect((await api(op, '/api/v1/status')).body.pools.short).toMatchObject({ active_calls: 0 });
 });
@@ -98,7 +101,7 @@ test('a pod that outlived its deleted pool keeps its call; deleted, the call is 
   const before = await reaped('pod_gone');
   await kubectl(['delete', 'pod', pod, '--wait=false'], { namespace: ns() });
   await waitFor('orphan call reaped', async () => (await env.store.call('orphan-call')) === null);
-  expect(await reaped('pod_gone')).toBe(before + 1);
+  await waitForReaped('pod_gone', before + 1);
   expect(await env.store.knownPods()).not.toContain(pod);
   await waitForLabels(ns(), 'replacement back', (x) => Object.keys(x).length === 5 && !Object.values(x).includes('temp'));
 });
