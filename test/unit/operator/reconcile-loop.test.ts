@@ -1,5 +1,5 @@
 import { silentLogger } from '../../../core/logger.js';
-import { forEachLimited } from '../../../operator/fleet-reconciler.js';
+import { forEachLimited } from '../../../operator/limited-concurrency.js';
 import { backoffDelay, ReconcileLoop, RunAbandoned, type RunOutcome } from '../../../operator/reconcile-loop.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));

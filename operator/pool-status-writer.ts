@@ -1,0 +1,97 @@
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { Logger } from '../core/logger.js';
+import { POOL_API_GROUP, POOL_API_VERSION, POOL_PLURAL, type PoolStatus } from '../core/pool-types.js';
+import type { RoutingStore } from '../lua/routing-store.js';
+import type { EventRecorder } from './events.js';
+import type { FleetView } from './fleet-view.js';
+import type { VoiceAgentPoolObject } from './informers.js';
+import { statusCode, type KubeClients } from './kube-client.js';
+import { degradedTransition, desiredPoolStatus, statusWrite } from './pool-status.js';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface PoolStatusOptions {
+  namespace: string;
+  /** A change of call counts alone reaches a pool's status at most this often. */
+  statusCountsIntervalMs: number;
+}
+
+/**
+ * Writes each pool's status (counts from Redis, conditions from the plan)
+ * when it changed, call counts alone at most every statusCountsIntervalMs,
+ * and tells Degraded/Recovered transitions with an Event. Remembers what it
+ * wrote until the informer cache catches up.
+ */
+export class PoolStatusWriter {
+  private written = new Map<string, { status: PoolStatus; basedOn: string | undefined }>();
+  private writtenAt = new Map<string, number>();
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly store: RoutingStore,
+    private readonly events: EventRecorder,
+    private readonly logger: Logger,
+    private readonly options: PoolStatusOptions,
+  ) {}
+
+  reset(): void {
+    this.written.clear();
+    this.writtenAt.clear();
+  }
+
+  forgetGone(pools: ReadonlyMap<string, unknown>): void {
+    for (const map of [this.written, this.writtenAt]) {
+      for (const name of map.keys()) if (!pools.has(name)) map.delete(name);
+    }
+  }
+
+  private statusOf(obj: VoiceAgentPoolObject): PoolStatus | undefined {
+    const name = obj.metadata!.name!;
+    const written = this.written.get(name);
+    if (written && written.basedOn === obj.metadata?.resourceVersion) return written.status;
+    this.written.delete(name);
+    return obj.status;
+  }
+
+  /** Writes what changed; returns when counts held back should be written. */
+  async write(view: FleetView, beforeWrite: () => void): Promise<{ requeueAfterMs?: number }> {
+    const { pools, poolObjects, plan, facts } = view;
+    const counts = await this.store.status();
+    const now = Date.now();
+    let requeueAfterMs: number | undefined;
+    for (const pool of pools) {
+      const obj = poolObjects.get(pool.name)!;
+      const poolPlan = plan.pools.get(pool.name);
+      const servingReady = (poolPlan?.serving ?? []).filter((p) => facts.get(p)?.ready).length;
+      const previous = this.statusOf(obj);
+      const next = desiredPoolStatus({ generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, previous, new Date(now).toISOString());
+      const lastWrite = this.writtenAt.get(pool.name);
+      const decision = statusWrite(previous, next, lastWrite, now, this.options.statusCountsIntervalMs);
+      if (decision === 'none') continue;
+      if (decision === 'later') {
+        const wait = Math.max(1, (lastWrite ?? now) + this.options.statusCountsIntervalMs - now);
+        requeueAfterMs = Math.min(requeueAfterMs ?? wait, wait);
+        continue;
+      }
+      beforeWrite();
+      try {
+        await this.clients.custom.patchNamespacedCustomObjectStatus(
+          { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.options.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: next } },
+          mergePatch,
+        );
+      } catch (err) {
+        if (statusCode(err) === 404) continue; // deleted meanwhile
+        throw err;
+      }
+      this.written.set(pool.name, { status: next, basedOn: obj.metadata?.resourceVersion });
+      this.writtenAt.set(pool.name, now);
+      const transition = degradedTransition(previous, next);
+      if (transition) {
+        const degraded = next.conditions!.find((c) => c.type === 'Degraded')!;
+        this.logger.info(transition === 'Degraded' ? 'pool degraded' : 'pool recovered', { pool: pool.name, why: degraded.message });
+        void this.events.record({ kind: 'VoiceAgentPool', name: pool.name, uid: obj.metadata?.uid }, transition === 'Degraded' ? 'Warning' : 'Normal', transition, degraded.message ?? '');
+      }
+    }
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+}

@@ -1,0 +1,171 @@
+// In-memory stand-ins for the informer caches and the few API calls the
+// reconciler makes, for fast tests of the reconciler against a real Redis.
+// They apply merge patches the way the API server does for these fields and
+// bump resourceVersion, nothing more; e2e/ runs the same code against a real
+// API server.
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { RouterMetrics } from '../../api/metrics.js';
+import { silentLogger } from '../../core/logger.js';
+import type { PoolSpec } from '../../core/pool-types.js';
+import { EventRecorder } from '../../operator/events.js';
+import { FleetReconciler } from '../../operator/fleet-reconciler.js';
+import type { FleetInformers, VoiceAgentPoolObject } from '../../operator/informers.js';
+import type { KubeClients } from '../../operator/kube-client.js';
+import type { RoutingStore } from '../../lua/routing-store.js';
+
+export const NAMESPACE = 'fleet-test';
+
+type Meta = { name?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+
+/** Applies a JSON merge patch to a string map: null removes a key. */
+function mergeMap(target: Record<string, string> | undefined, patch: Record<string, string | null> | undefined): Record<string, string> | undefined {
+  if (!patch) return target;
+  const out = { ...(target ?? {}) };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** An API error as @kubernetes/client-node throws it. */
+export class FakeApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PodPatch {
+  pod: string;
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
+}
+
+/** Pods and pools, their caches, and the API calls the reconciler makes. */
+export class FakeFleet {
+  readonly pods = new Map<string, V1Pod>();
+  readonly pools = new Map<string, VoiceAgentPoolObject>();
+  readonly podPatches: PodPatch[] = [];
+  readonly statusWrites: { pool: string; status: unknown }[] = [];
+  readonly events: CoreV1Event[] = [];
+  /** Pods whose patches the "API server" rejects (a policy denying them). */
+  readonly rejectPodPatches = new Set<string>();
+  /** Pools whose status writes fail. */
+  readonly rejectStatus = new Set<string>();
+  /** When set, every Event creation fails. */
+  rejectEvents = false;
+  private version = 1;
+
+  private nextVersion(): string {
+    return String(++this.version);
+  }
+
+  addPod(name: string, opts: { labels?: Record<string, string>; annotations?: Record<string, string>; ready?: boolean; uid?: string } = {}): V1Pod {
+    const pod: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: NAMESPACE, uid: opts.uid ?? `${name}-uid`, resourceVersion: this.nextVersion(), labels: { app: 'voice-agent', ...opts.labels }, annotations: opts.annotations },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }], containerStatuses: [] },
+    };
+    this.pods.set(name, pod);
+    return pod;
+  }
+
+  /** Changes a pod as a user or a controller would (annotate, start deleting). */
+  updatePod(name: string, change: (pod: V1Pod) => void): void {
+    const pod = structuredClone(this.pods.get(name));
+    if (!pod) throw new Error(`no pod ${name}`);
+    change(pod);
+    pod.metadata!.resourceVersion = this.nextVersion();
+    this.pods.set(name, pod);
+  }
+
+  deletePod(name: string): void {
+    this.pods.delete(name);
+  }
+
+  addPool(name: string, spec: Partial<PoolSpec> & { replicas: number }): void {
+    this.pools.set(name, {
+      apiVersion: 'smartrouter.io/v1alpha1',
+      kind: 'VoiceAgentPool',
+      metadata: { name, namespace: NAMESPACE, uid: `${name}-uid`, generation: 1, resourceVersion: this.nextVersion() },
+      spec: { tier: name, selector: { matchLabels: { app: 'voice-agent' } }, ...spec },
+    });
+  }
+
+  deletePool(name: string): void {
+    this.pools.delete(name);
+  }
+
+  informers(): FleetInformers {
+    const cache = <T extends { metadata?: Meta }>(map: Map<string, T>) => ({
+      get: (name: string) => map.get(name),
+      list: () => [...map.values()],
+    });
+    return {
+      pods: cache(this.pods),
+      pools: cache(this.pools),
+      synced: () => true,
+      start: async () => undefined,
+      stop: async () => undefined,
+    } as unknown as FleetInformers;
+  }
+
+  clients(): KubeClients {
+    const core = {
+      patchNamespacedPod: async ({ name, body }: { name: string; body: { metadata: PodPatch } }) => {
+        const pod = this.pods.get(name);
+        if (!pod) throw new FakeApiError(404, `pods "${name}" not found`);
+        if (this.rejectPodPatches.has(name)) throw new FakeApiError(403, `pods "${name}" is forbidden: denied by policy`);
+        this.podPatches.push({ pod: name, labels: body.metadata.labels, annotations: body.metadata.annotations });
+        this.updatePod(name, (p) => {
+          p.metadata!.labels = mergeMap(p.metadata!.labels, body.metadata.labels);
+          p.metadata!.annotations = mergeMap(p.metadata!.annotations, body.metadata.annotations);
+        });
+        return this.pods.get(name);
+      },
+      createNamespacedEvent: async ({ body }: { body: CoreV1Event }) => {
+        if (this.rejectEvents) throw new FakeApiError(500, 'events unavailable');
+        this.events.push(body);
+        return body;
+      },
+    };
+    const custom = {
+      patchNamespacedCustomObjectStatus: async ({ name, body }: { name: string; body: { status: unknown } }) => {
+        const pool = this.pools.get(name);
+        if (!pool) throw new FakeApiError(404, `voiceagentpools "${name}" not found`);
+        if (this.rejectStatus.has(name)) throw new FakeApiError(422, `voiceagentpools "${name}" status is invalid`);
+        this.statusWrites.push({ pool: name, status: body.status });
+        this.pools.set(name, { ...pool, status: body.status as VoiceAgentPoolObject['status'], metadata: { ...pool.metadata, resourceVersion: this.nextVersion() } });
+        return this.pools.get(name);
+      },
+    };
+    return { core, custom, coordination: {} } as unknown as KubeClients;
+  }
+
+  /** Event reasons recorded on one object, in order. */
+  eventsOn(name: string): { reason: string; message: string }[] {
+    return this.events.filter((e) => e.involvedObject.name === name).map((e) => ({ reason: e.reason ?? '', message: e.message ?? '' }));
+  }
+}
+
+export interface ReconcilerHarness {
+  reconciler: FleetReconciler;
+  metrics: RouterMetrics;
+}
+
+/** A reconciler over the fake fleet and a real routing store, leading. */
+export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number } = {}): ReconcilerHarness {
+  const clients = fleet.clients();
+  const logger = silentLogger();
+  const metrics = new RouterMetrics(store);
+  const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger);
+  const reconciler = new FleetReconciler(
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true },
+    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4 },
+  );
+  return { reconciler, metrics };
+}
