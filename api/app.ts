@@ -1,8 +1,9 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
-import { requireBearerToken } from './auth.js';
+import { requireScope, scopeFor } from './auth.js';
 import type { CallRouter } from './call-router.js';
+import { Credentials } from './credentials.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import type { RouterMetrics } from './metrics.js';
 import type { PodDrainControl } from './pod-control.js';
@@ -10,6 +11,7 @@ import { callRoutes } from './routes/calls.js';
 import { podRoutes } from './routes/pods.js';
 import { probeRoutes } from './routes/probes.js';
 import { statusRoutes } from './routes/status.js';
+import { openapi } from './validation.js';
 
 export interface AppDeps {
   store: RoutingStore;
@@ -18,7 +20,8 @@ export interface AppDeps {
   logger: Logger;
   drain: PodDrainControl;
   isLeader: () => boolean;
-  apiToken?: string;
+  /** Bearer tokens and their scopes; none configured leaves /api/v1 open. */
+  credentials?: Credentials;
   redisCommandTimeoutMs: number;
   /** Routes under /api/v1 with their own authentication (telephony webhooks). */
   providerRoutes?: Router;
@@ -41,11 +44,16 @@ export function buildApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', true);
 
+  // Open: probes, metrics and the API's own description. Everything else
+  // under /api/v1 needs a token of the route's scope, or a provider's signature.
   app.use(probeRoutes(deps.store, deps.metrics, deps.redisCommandTimeoutMs));
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   if (deps.providerRoutes) app.use('/api/v1', deps.providerRoutes);
 
   const api = express.Router();
-  api.use(requireBearerToken(deps.apiToken));
+  api.use(requireScope(deps.credentials ?? Credentials.none(), (req) => scopeFor(req.path)));
   api.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
   api.use(jsonOnly);
   api.use(callRoutes(deps.router));

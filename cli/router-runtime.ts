@@ -4,6 +4,7 @@ import { CallRouter } from '../api/call-router.js';
 import { listen, type RunningServer } from '../api/http-server.js';
 import { RouterMetrics } from '../api/metrics.js';
 import type { PodDrainControl } from '../api/pod-control.js';
+import { Credentials } from '../api/credentials.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { connectRedis, createRedisClient } from '../lua/redis-client.js';
@@ -15,15 +16,29 @@ export interface RouterRuntime {
   store: RoutingStore;
   metrics: RouterMetrics;
   router: CallRouter;
+  credentials: Credentials;
 }
 
 export async function openRouterRuntime(config: Config, logger: Logger): Promise<RouterRuntime> {
+  const credentials = openCredentials(config, logger);
   const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }));
   await connectRedis(redis, 30_000);
   const store = new RoutingStore(redis, config.keyPrefix);
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate }, metrics, logger.child({ component: 'allocator' }));
-  return { redis, store, metrics, router };
+  return { redis, store, metrics, router, credentials };
+}
+
+/** Read before Redis is touched, so a bad token directory stops the process at once. */
+function openCredentials(config: Config, logger: Logger): Credentials {
+  const { apiToken, tokensDir, reloadMs } = config.auth;
+  const credentials = Credentials.open({ legacyToken: apiToken, tokensDir, reloadMs }, logger.child({ component: 'auth' }));
+  if (!credentials.enforced) {
+    logger.warn('no API credentials configured (AUTH_TOKENS_DIR or API_TOKEN): anyone who can reach this port can allocate, release and drain; set AUTH_TOKENS_DIR for production');
+  } else if (apiToken !== undefined) {
+    logger.warn('API_TOKEN holds every scope (routing and admin): prefer separate routing and admin tokens in AUTH_TOKENS_DIR');
+  }
+  return credentials;
 }
 
 export function serveRouter(
@@ -36,7 +51,6 @@ export function serveRouter(
     ...runtime,
     ...extra,
     logger: logger.child({ component: 'api' }),
-    apiToken: config.apiToken,
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
   });
   return listen(app, config.host, config.port, logger);

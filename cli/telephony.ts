@@ -6,5 +6,5 @@ import type { RouterRuntime } from './router-runtime.js';
 
 /** The telephony provider webhooks, under /api/v1/{twilio,plivo,exotel}/. */
 export function telephonyRoutesFor(config: Config, runtime: RouterRuntime, logger: Logger): Router {
-  return telephonyRoutes(runtime.router, { ...config.telephony, apiToken: config.apiToken }, runtime.metrics.registry, logger.child({ component: 'telephony' }));
+  return telephonyRoutes(runtime.router, { ...config.telephony, credentials: runtime.credentials }, runtime.metrics.registry, logger.child({ component: 'telephony' }));
 }

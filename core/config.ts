@@ -13,7 +13,13 @@ export interface Config {
   redisCommandTimeoutMs: number;
   keyPrefix: string;
   wsUrlTemplate: string;
-  apiToken?: string;
+  auth: {
+    /** API_TOKEN: one token holding every scope (installations from before scopes). */
+    apiToken?: string;
+    /** AUTH_TOKENS_DIR: files `routing` and `admin`, one token a line, re-read every reloadMs. */
+    tokensDir?: string;
+    reloadMs: number;
+  };
   defaultTier: string;
   logLevel: string;
   /** How often expired (zombie) calls are reaped. */
@@ -48,6 +54,9 @@ export interface Config {
     failureMessage: string;
   };
 }
+
+/** RFC 6750's b64token: what may follow `Bearer ` in an Authorization header, so what a token may be. */
+export const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -128,6 +137,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
   };
   if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
   if (!(operator.retryPeriodSeconds < operator.renewDeadlineSeconds)) throw new ConfigError('RETRY_PERIOD_SECONDS must be less than RENEW_DEADLINE_SECONDS');
+  const apiToken = env.API_TOKEN || undefined;
+  if (apiToken !== undefined && !BEARER_TOKEN_PATTERN.test(apiToken)) throw new ConfigError('API_TOKEN may hold only letters, digits and -._~+/ (with = at the end), as a bearer token');
   return {
     mode,
     host: env.HOST || '0.0.0.0',
@@ -136,7 +147,11 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
     keyPrefix: flags['key-prefix'] ?? env.KEY_PREFIX ?? 'smart-router',
     wsUrlTemplate,
-    apiToken: env.API_TOKEN || undefined,
+    auth: {
+      apiToken,
+      tokensDir: env.AUTH_TOKENS_DIR || undefined,
+      reloadMs: int('AUTH_TOKENS_RELOAD_SECONDS', env.AUTH_TOKENS_RELOAD_SECONDS, 5, 1, 3600) * 1000,
+    },
     defaultTier,
     logLevel,
     reapIntervalMs: int('REAP_INTERVAL_SECONDS', env.REAP_INTERVAL_SECONDS, 30, 1, 3600) * 1000,

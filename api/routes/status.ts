@@ -2,7 +2,6 @@ import { Router } from 'express';
 import type { RoutingStore } from '../../lua/routing-store.js';
 import type { CallRouter } from '../call-router.js';
 import { StoreUnavailableError } from '../errors.js';
-import { openapi } from '../validation.js';
 
 export function statusRoutes(store: RoutingStore, router: CallRouter, isLeader: () => boolean): Router {
   const routes = Router();
@@ -30,10 +29,6 @@ export function statusRoutes(store: RoutingStore, router: CallRouter, isLeader: 
       };
     }
     res.json({ pools, active_calls: counts.active_calls, is_leader: isLeader(), status: 'up' });
-  });
-
-  routes.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
   });
 
   return routes;

@@ -2,12 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
+import { bearerToken } from '../auth.js';
+import type { Credentials } from '../credentials.js';
 import { HttpError } from '../errors.js';
 import type { Provider } from './call-status.js';
 import { verifyPlivoV3Signature, verifyTwilioSignature, type FormParams } from './signatures.js';
 
-/** The telephony settings (see core/config.ts), plus the router's bearer token, which Exotel may send instead of basic auth. */
-export type TelephonyOptions = Config['telephony'] & { apiToken?: string };
+/** The telephony settings (see core/config.ts), plus the router's credentials: Exotel may send a routing token instead of basic auth. */
+export type TelephonyOptions = Config['telephony'] & { credentials?: Credentials };
 
 /** Told of every refused request, to count it. */
 export type OnRefused = (provider: Provider) => void;
@@ -36,7 +38,7 @@ export function missingSecrets(options: TelephonyOptions): Partial<Record<Provid
   const missing: Partial<Record<Provider, string>> = {};
   if (!options.twilioAuthToken) missing.twilio = 'TWILIO_AUTH_TOKEN';
   if (!options.plivoAuthToken) missing.plivo = 'PLIVO_AUTH_TOKEN';
-  if (!(options.exotelApiKey && options.exotelApiToken) && !options.apiToken) missing.exotel = 'EXOTEL_API_KEY and EXOTEL_API_TOKEN (or API_TOKEN)';
+  if (!(options.exotelApiKey && options.exotelApiToken) && !options.credentials?.enforced) missing.exotel = 'EXOTEL_API_KEY and EXOTEL_API_TOKEN (or a routing token)';
   return missing;
 }
 
@@ -98,9 +100,11 @@ export function providerAuth(options: TelephonyOptions, logger: Logger, onRefuse
     'exotel',
     (req) => {
       const header = req.get('authorization') ?? '';
-      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
       const basicCredentials = /^Basic\s+(\S+)\s*$/i.exec(header)?.[1];
-      if (bearer !== undefined) return options.apiToken !== undefined && sameSecret(bearer, options.apiToken);
+      if (/^Bearer /i.test(header)) {
+        const bearer = bearerToken(header);
+        return bearer !== undefined && options.credentials !== undefined && options.credentials.scopesOf(bearer).has('routing');
+      }
       if (basicCredentials !== undefined) return basic !== undefined && sameSecret(Buffer.from(basicCredentials, 'base64').toString('utf8'), basic);
       return false;
     },

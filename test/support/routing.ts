@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../api/app.js';
 import { CallRouter } from '../../api/call-router.js';
+import { Credentials } from '../../api/credentials.js';
 import { RouterMetrics } from '../../api/metrics.js';
 import { redisDrainControl } from '../../api/pod-control.js';
 import { silentLogger } from '../../core/logger.js';
@@ -72,11 +73,11 @@ export interface TestRouter {
 }
 
 /** The real Express app over a real Redis, in process. */
-export function routerApp(store: RoutingStore, options: { apiToken?: string; wsUrlTemplate?: string; telephony?: TelephonyOptions } = {}): TestRouter {
+export function routerApp(store: RoutingStore, options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; telephony?: TelephonyOptions } = {}): TestRouter {
   const metrics = new RouterMetrics(store);
   const logger = silentLogger();
   const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}' }, metrics, logger);
   const providerRoutes = options.telephony ? telephonyRoutes(router, options.telephony, metrics.registry, logger) : undefined;
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, apiToken: options.apiToken, redisCommandTimeoutMs: 1000, providerRoutes });
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: 1000, providerRoutes });
   return { app, store, router, metrics };
 }

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { buildApp } from '../../../api/app.js';
 import { CallRouter } from '../../../api/call-router.js';
+import { Credentials } from '../../../api/credentials.js';
 import { RouterMetrics } from '../../../api/metrics.js';
 import { redisDrainControl } from '../../../api/pod-control.js';
 import { telephonyRoutes, type TelephonyOptions } from '../../../api/telephony/provider-routes.js';
@@ -300,7 +301,7 @@ describe('Exotel', () => {
   test('JSON status callbacks and the bearer token work too', async () => {
     const bearer = { authorization: 'Bearer router-api-token' };
     await http?.close();
-    await start({ apiToken: 'router-api-token' });
+    await start({ credentials: Credentials.open({ legacyToken: 'router-api-token', reloadMs: 1000 }, silentLogger()) });
     expect((await server().post('/api/v1/exotel/allocate?tier=basic', { CallSid: 'exo-json' }, bearer)).body.url).toContain('/exotel/voice-agent-4/exo-json');
     expect((await server().post('/api/v1/exotel/status', { CallSid: 'exo-json', Status: 'busy' }, bearer)).body).toEqual({ success: true, released: true });
     expect((await server().post('/api/v1/exotel/status', { CallSid: 'exo-json', Status: 'busy' }, { authorization: 'Bearer wrong' })).status).toBe(401);

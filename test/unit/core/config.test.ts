@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       defaultTier: 'standard',
       standalone: { configFile: 'pools.yaml' },
     });
-    expect(config.apiToken).toBeUndefined();
+    expect(config.auth).toEqual({ apiToken: undefined, tokensDir: undefined, reloadMs: 5000 });
   });
 
   test('flags win over the environment', () => {
@@ -36,6 +36,8 @@ describe('loadConfig', () => {
     [['operator'], { DEFAULT_TIER: 'Gold' }, 'DEFAULT_TIER must be a lowercase DNS label, got "Gold"'],
     [['operator'], { TELEPHONY_VERIFY_SIGNATURES: 'maybe' }, 'TELEPHONY_VERIFY_SIGNATURES must be true or false, got "maybe"'],
     [['operator'], { LEASE_DURATION_SECONDS: '5', RENEW_DEADLINE_SECONDS: '10' }, 'RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS'],
+    [['operator'], { API_TOKEN: 'two words' }, 'API_TOKEN may hold only letters, digits and -._~+/ (with = at the end), as a bearer token'],
+    [['operator'], { AUTH_TOKENS_RELOAD_SECONDS: '0' }, 'AUTH_TOKENS_RELOAD_SECONDS must be between 1 and 3600, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });
