@@ -3,7 +3,7 @@ import type { Pool } from '../core/pool-types.js';
 import { resolveRoute } from '../core/route.js';
 import { buildWsUrl } from '../core/ws-url.js';
 import type { RoutingStore } from '../lua/routing-store.js';
-import { StoreUnavailableError } from './errors.js';
+import { CallEndedError, StoreUnavailableError } from './errors.js';
 import type { RouterMetrics } from './metrics.js';
 
 export interface AllocateCallRequest {
@@ -90,7 +90,10 @@ export class CallRouter {
     return route;
   }
 
-  /** Returns the call's pod, or null when no pool in its route has a free slot. */
+  /**
+   * Returns the call's pod, or null when no pool in its route has a free slot.
+   * Throws CallEndedError when the call already ended (nothing is taken).
+   */
   async allocate(request: AllocateCallRequest): Promise<Allocation | null> {
     const started = process.hrtime.bigint();
     const tier = request.tier ?? this.options.defaultTier;
@@ -105,6 +108,11 @@ export class CallRouter {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.allocationSeconds.observe(seconds);
       const log = { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: Math.round(seconds * 1e6) / 1e3 };
+      if (outcome.kind === 'ended') {
+        this.metrics.allocations.inc({ pool: '', result: 'call_ended' });
+        this.logger.warn('allocation for an ended call refused', { ...log, reason: outcome.reason, ended_at: outcome.endedAt.toISOString() });
+        throw new CallEndedError(request.callSid, outcome.reason, outcome.endedAt);
+      }
       if (outcome.kind === 'none') {
         this.metrics.allocations.inc({ pool: '', result: 'no_capacity' });
         this.logger.warn('no pods available', { ...log, route });

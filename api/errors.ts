@@ -14,6 +14,22 @@ export class HttpError extends Error {
 export const badRequest = (message: string) => new HttpError(400, { error: message });
 export const notFound = (message: string) => new HttpError(404, { error: message });
 
+/**
+ * The call ended a moment ago (released, reaped, its pod gone): an allocation
+ * for it takes nothing. 409, because the request conflicts with the call's
+ * state, not with its shape; a client should not retry it.
+ */
+export class CallEndedError extends HttpError {
+  override name = 'CallEndedError';
+  constructor(
+    readonly callSid: string,
+    readonly reason: string,
+    readonly endedAt: Date,
+  ) {
+    super(409, { success: false, error: 'call_ended', reason, call_sid: callSid, ended_at: endedAt.toISOString() });
+  }
+}
+
 /** Redis did not answer (down, timed out, loading): the client may retry. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';

@@ -10,7 +10,7 @@ export class RouterMetrics {
   readonly registry = new Registry();
   readonly allocations = new Counter({
     name: 'smart_router_allocations_total',
-    help: 'Allocation requests by pool and result (allocated, existing, no_capacity, error).',
+    help: 'Allocation requests by pool and result (allocated, existing, no_capacity, call_ended, error).',
     labelNames: ['pool', 'result'] as const,
     registers: [this.registry],
   });

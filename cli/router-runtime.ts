@@ -23,7 +23,7 @@ export async function openRouterRuntime(config: Config, logger: Logger): Promise
   const credentials = openCredentials(config, logger);
   const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }));
   await connectRedis(redis, 30_000);
-  const store = new RoutingStore(redis, config.keyPrefix);
+  const store = new RoutingStore(redis, config.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate }, metrics, logger.child({ component: 'allocator' }));
   return { redis, store, metrics, router, credentials };

@@ -12,6 +12,8 @@ export interface Config {
   /** Longest a Redis command may take before the request answers 503. */
   redisCommandTimeoutMs: number;
   keyPrefix: string;
+  /** How long an ended call's tombstone refuses later allocations for it. */
+  callTombstoneSeconds: number;
   wsUrlTemplate: string;
   auth: {
     /** API_TOKEN: one token holding every scope (installations from before scopes). */
@@ -146,6 +148,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     redisUrl,
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
     keyPrefix: flags['key-prefix'] ?? env.KEY_PREFIX ?? 'smart-router',
+    callTombstoneSeconds: int('CALL_TOMBSTONE_SECONDS', env.CALL_TOMBSTONE_SECONDS, 3600, 1, 7 * 86400),
     wsUrlTemplate,
     auth: {
       apiToken,

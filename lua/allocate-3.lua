@@ -18,6 +18,8 @@
   Returns
     { 'existing', pod, pool }   the call already had a slot; nothing changed
     { 'allocated', pod, pool }  a new slot was taken
+    { 'ended', reason, ended_ms } the call ended a moment ago (its tombstone,
+                                see includes/end-call.lua): nothing taken
     { 'stale', version }        the route was resolved from old pools: re-resolve
     { 'none' }                  no pool in the route has a free slot
 ]]
@@ -27,6 +29,11 @@ local base, sid = ARGV[1], ARGV[2]
 local existing = redis.call('HMGET', KEYS[1], 'pod', 'pool')
 if existing[1] then
   return { 'existing', existing[1], existing[2] }
+end
+
+local ended = redis.call('HMGET', endedCallKey(base, sid), 'reason', 'ended_ms')
+if ended[1] then
+  return { 'ended', ended[1], ended[2] or '0' }
 end
 
 local version = redis.call('GET', KEYS[3]) or '0'

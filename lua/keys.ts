@@ -13,6 +13,8 @@ export interface RoutingKeys {
   /** Set of every pod routing knows (its hash exists): how a reconcile finds pods that are gone. */
   pods: string;
   call(sid: string): string;
+  /** Tombstone of an ended call: reason, pod, pool, ended_ms; expires. */
+  endedCall(sid: string): string;
   pod(name: string): string;
   podCalls(name: string): string;
   poolConfig(pool: string): string;
@@ -34,6 +36,7 @@ export function routingKeys(prefix: string): RoutingKeys {
     deadlines: `${base}calls:deadlines`,
     pods: `${base}pods`,
     call: (sid) => `${base}call:${sid}`,
+    endedCall: (sid) => `${base}ended:${sid}`,
     pod: (name) => `${base}pod:${name}`,
     podCalls: (name) => `${base}pod:${name}:calls`,
     poolConfig: (pool) => `${base}pool:${pool}`,

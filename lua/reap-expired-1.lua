@@ -7,6 +7,7 @@
 
   ARGV[1] key base "{p}:"
   ARGV[2] most calls to reap in this run
+  ARGV[3] tombstone lifetime, seconds (each reaped call leaves one, reason 'expired')
 
   Returns a flat list: sid, pod, pool, sid, pod, pool, ...
 ]]
@@ -14,11 +15,11 @@
 --@include "includes/pod-availability.lua"
 --@include "includes/end-call.lua"
 
-local base = ARGV[1]
+local base, tombstoneSeconds = ARGV[1], tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowMs(), 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, sid in ipairs(due) do
-  local ended = endCall(base, KEYS[1], sid)
+  local ended = endCall(base, KEYS[1], sid, 'expired', tombstoneSeconds)
   if ended then
     out[#out + 1] = sid
     out[#out + 1] = ended[1]

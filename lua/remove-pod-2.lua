@@ -7,6 +7,8 @@
 
   ARGV[1] key base "{p}:"
   ARGV[2] pod name
+  ARGV[3] why its calls end, for their tombstones: 'pod_gone' | 'pod_restarted'
+  ARGV[4] tombstone lifetime, seconds
 
   Returns the ended calls as a flat list: sid, pool, sid, pool, ...
 ]]
@@ -15,7 +17,7 @@
 --@include "includes/end-call.lua"
 
 local base, pod = ARGV[1], ARGV[2]
-local ended = endPodCalls(base, KEYS[2], pod)
+local ended = endPodCalls(base, KEYS[2], pod, ARGV[3], tonumber(ARGV[4]))
 detachPodFromPool(base, pod)
 redis.call('DEL', KEYS[1], podCallsKey(base, pod))
 redis.call('SREM', podIndexKey(base), pod)

@@ -6,18 +6,22 @@ import { defineLuaCommands } from './script-loader.js';
 /** The Lua commands as ioredis exposes them once defined. */
 interface LuaCommands {
   allocate(callKey: string, deadlines: string, version: string, ...args: string[]): Promise<string[]>;
-  release(callKey: string, deadlines: string, base: string, sid: string): Promise<string[] | null>;
-  reapExpired(deadlines: string, base: string, limit: string): Promise<string[]>;
+  release(callKey: string, deadlines: string, base: string, sid: string, tombstoneSeconds: string): Promise<string[] | null>;
+  reapExpired(deadlines: string, base: string, limit: string, tombstoneSeconds: string): Promise<string[]>;
   drainPod(podKey: string, base: string, pod: string, draining: string): Promise<[string, number] | null>;
   setPodReady(podKey: string, base: string, pod: string, ready: string): Promise<number | null>;
-  removePod(podKey: string, deadlines: string, base: string, pod: string): Promise<string[]>;
+  removePod(podKey: string, deadlines: string, base: string, pod: string, reason: string, tombstoneSeconds: string): Promise<string[]>;
   syncPool(specs: string, version: string, deadlines: string, ...args: string[]): Promise<string[]>;
   deletePool(specs: string, version: string, base: string, pool: string): Promise<number>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
 }
 
+/** Why a call ended, as its tombstone records it. */
+export type CallEndReason = 'released' | 'released_before_allocation' | 'expired' | 'pod_gone' | 'pod_restarted';
+
 export type AllocateOutcome =
   | { kind: 'existing' | 'allocated'; pod: string; pool: string }
+  | { kind: 'ended'; reason: CallEndReason; endedAt: Date }
   | { kind: 'stale'; version: string }
   | { kind: 'none' };
 
@@ -94,6 +98,14 @@ function triples(flat: readonly string[]): EndedCall[] {
   return out;
 }
 
+export interface RoutingStoreOptions {
+  /** How long an ended call's tombstone keeps later allocations for it from taking a slot. */
+  tombstoneSeconds: number;
+}
+
+/** One hour: outlives any provider retry or replayed webhook we know of; see README "Ended calls". */
+export const DEFAULT_TOMBSTONE_SECONDS = 3600;
+
 /**
  * The typed face of the routing state in Redis. Every mutation is one Lua
  * script (see lua/*.lua); TypeScript never decides what a script decides.
@@ -101,12 +113,15 @@ function triples(flat: readonly string[]): EndedCall[] {
 export class RoutingStore {
   readonly keys: RoutingKeys;
   private readonly lua: LuaCommands;
+  private readonly tombstoneSeconds: string;
 
   constructor(
     readonly redis: Redis,
     prefix: string,
+    options: Partial<RoutingStoreOptions> = {},
   ) {
     this.keys = routingKeys(prefix);
+    this.tombstoneSeconds = String(options.tombstoneSeconds ?? DEFAULT_TOMBSTONE_SECONDS);
     defineLuaCommands(redis);
     this.lua = redis as unknown as LuaCommands;
   }
@@ -117,18 +132,19 @@ export class RoutingStore {
     const [kind, a, b] = reply;
     if (kind === 'existing' || kind === 'allocated') return { kind, pod: a as string, pool: b as string };
     if (kind === 'stale') return { kind, version: a as string };
+    if (kind === 'ended') return { kind, reason: a as CallEndReason, endedAt: new Date(Number(b)) };
     return { kind: 'none' };
   }
 
   async release(callSid: string): Promise<ReleasedCall | null> {
-    const reply = await this.lua.release(this.keys.call(callSid), this.keys.deadlines, this.keys.base, callSid);
+    const reply = await this.lua.release(this.keys.call(callSid), this.keys.deadlines, this.keys.base, callSid, this.tombstoneSeconds);
     if (!reply) return null;
     return { pod: reply[0] as string, pool: reply[1] as string, wasDraining: reply[2] === '1' };
   }
 
   /** Ends calls past their pool's max duration, at most `limit` per call. */
   async reapExpired(limit = 500): Promise<EndedCall[]> {
-    return triples(await this.lua.reapExpired(this.keys.deadlines, this.keys.base, String(limit)));
+    return triples(await this.lua.reapExpired(this.keys.deadlines, this.keys.base, String(limit), this.tombstoneSeconds));
   }
 
   /** Returns the pod's pool and call count, or null when routing does not know the pod. */
@@ -141,9 +157,9 @@ export class RoutingStore {
     return (await this.lua.setPodReady(this.keys.pod(pod), this.keys.base, pod, ready ? '1' : '0')) !== null;
   }
 
-  /** The pod is gone: its calls are ended and returned. */
-  async removePod(pod: string): Promise<EndedCall[]> {
-    const flat = await this.lua.removePod(this.keys.pod(pod), this.keys.deadlines, this.keys.base, pod);
+  /** The pod is gone (or restarted while outside every pool): its calls are ended and returned. */
+  async removePod(pod: string, reason: 'pod_gone' | 'pod_restarted' = 'pod_gone'): Promise<EndedCall[]> {
+    const flat = await this.lua.removePod(this.keys.pod(pod), this.keys.deadlines, this.keys.base, pod, reason, this.tombstoneSeconds);
     const out: EndedCall[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push({ callSid: flat[i] as string, pod, pool: flat[i + 1] as string });
     return out;
@@ -152,7 +168,7 @@ export class RoutingStore {
   /** Makes Redis hold exactly this pool and these members; returns calls ended by pod restarts. */
   async syncPool(pool: Pool, members: readonly PoolMember[]): Promise<EndedCall[]> {
     const k = this.keys;
-    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds)];
+    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds), this.tombstoneSeconds];
     for (const m of members) args.push(m.pod, m.ready ? '1' : '0', m.draining ? '1' : '0', m.incarnation);
     return triples(await this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, ...args));
   }
@@ -237,6 +253,13 @@ export class RoutingStore {
   /** The pods Redis holds as members of a pool. */
   async poolMembers(pool: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.poolMembers(pool))).sort();
+  }
+
+  /** The tombstone of a call that ended within the tombstone lifetime, or null. */
+  async endedCall(callSid: string): Promise<{ reason: CallEndReason; pod: string; pool: string; endedAt: Date } | null> {
+    const rec = await this.redis.hgetall(this.keys.endedCall(callSid));
+    if (!rec.reason) return null;
+    return { reason: rec.reason as CallEndReason, pod: rec.pod ?? '', pool: rec.pool ?? '', endedAt: new Date(Number(rec.ended_ms)) };
   }
 
   async call(callSid: string): Promise<CallRecord | null> {

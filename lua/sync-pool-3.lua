@@ -17,7 +17,9 @@
   ARGV[4] capacity (calls per pod)
   ARGV[5] scheduling: LeastLoaded | Packed
   ARGV[6] max call duration, seconds
-  ARGV[7..] members, four values each: pod, ready ('1'|'0'),
+  ARGV[7] tombstone lifetime, seconds, for the calls a restart ends
+          (reason 'pod_restarted', or 'pod_gone' when the pod's uid changed)
+  ARGV[8..] members, four values each: pod, ready ('1'|'0'),
             draining ('1'|'0'), incarnation ('' when unknown)
 
   Returns the calls ended because their pod restarted, flat:
@@ -36,7 +38,7 @@ end
 redis.call('HSET', poolConfigKey(base, pool), 'capacity', ARGV[4], 'scheduling', ARGV[5], 'max_call_seconds', ARGV[6])
 
 local wanted = {}
-for i = 7, #ARGV, 4 do wanted[ARGV[i]] = true end
+for i = 8, #ARGV, 4 do wanted[ARGV[i]] = true end
 
 local membersKey = poolMembersKey(base, pool)
 for _, pod in ipairs(redis.call('SMEMBERS', membersKey)) do
@@ -44,7 +46,7 @@ for _, pod in ipairs(redis.call('SMEMBERS', membersKey)) do
 end
 
 local reaped = {}
-for i = 7, #ARGV, 4 do
+for i = 8, #ARGV, 4 do
   local pod, ready, draining, incarnation = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local pk = podKey(base, pod)
   local f = redis.call('HMGET', pk, 'pool', 'incarnation')
@@ -53,7 +55,9 @@ for i = 7, #ARGV, 4 do
     redis.call('SREM', poolMembersKey(base, f[1]), pod)
   end
   if f[2] and f[2] ~= '' and incarnation ~= '' and f[2] ~= incarnation then
-    local ended = endPodCalls(base, KEYS[3], pod)
+    -- Incarnation is "<uid>:<restarts>": another uid is another pod under the same name.
+    local reason = f[2]:match('^[^:]*') == incarnation:match('^[^:]*') and 'pod_restarted' or 'pod_gone'
+    local ended = endPodCalls(base, KEYS[3], pod, reason, tonumber(ARGV[7]))
     for j = 1, #ended, 2 do
       reaped[#reaped + 1] = ended[j]
       reaped[#reaped + 1] = pod

@@ -60,7 +60,7 @@ export async function endCallsOfPods(store: RoutingStore, endings: readonly PodE
   const ended: CallEnding[] = [];
   for (const { pod, reason } of endings) {
     beforeEach();
-    for (const call of await store.removePod(pod)) ended.push({ call, reason });
+    for (const call of await store.removePod(pod, reason)) ended.push({ call, reason });
   }
   return ended;
 }

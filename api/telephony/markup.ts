@@ -57,6 +57,15 @@ export function plivoStream(wsUrl: string): string {
   return renderXml(el('Response', {}, el('Stream', { bidirectional: 'true', keepCallAlive: 'true', contentType: 'audio/x-mulaw;rate=8000' }, wsUrl)));
 }
 
+/** TwiML that only hangs up: for a call that already ended. */
+export function twimlHangup(): string {
+  return renderXml(el('Response', {}, el('Hangup')));
+}
+
+export function plivoHangup(): string {
+  return renderXml(el('Response', {}, el('Hangup')));
+}
+
 export function plivoSpeakHangup(message: string): string {
   return renderXml(el('Response', {}, el('Speak', {}, message), el('Hangup')));
 }

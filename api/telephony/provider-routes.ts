@@ -2,11 +2,11 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.js';
 import type { Allocation, CallRouter } from '../call-router.js';
-import { StoreUnavailableError } from '../errors.js';
+import { CallEndedError, StoreUnavailableError } from '../errors.js';
 import { merchantOf } from '../routes/calls.js';
 import { validateBody } from '../validation.js';
 import { isTerminalStatus, statusLabel, type Provider } from './call-status.js';
-import { plivoSpeakHangup, plivoStream, twimlConnectStream, twimlSayHangup } from './markup.js';
+import { plivoHangup, plivoSpeakHangup, plivoStream, twimlConnectStream, twimlHangup, twimlSayHangup } from './markup.js';
 import { missingSecrets, providerAuth, type TelephonyOptions } from './provider-auth.js';
 
 export type { TelephonyOptions } from './provider-auth.js';
@@ -22,8 +22,11 @@ const paramsOf = (value: unknown): Params => (value && typeof value === 'object'
 /** Request values go into logs cut short: a log line is not a place for 16 KiB of someone's input. */
 const forLog = (value: unknown) => (typeof value === 'string' && value.length > 140 ? `${value.slice(0, 140)}…` : value);
 
-/** Why a call got no pod, and how Exotel (which reads HTTP statuses) should hear it. */
-type Refusal = { status: 400 | 500 | 503; error: string };
+/**
+ * Why a call got no pod, and how Exotel (which reads HTTP statuses) should
+ * hear it. 409: the call already ended (`reason` says how), nothing was taken.
+ */
+type Refusal = { status: 400 | 409 | 500 | 503; error: string; reason?: string };
 type AllocateResult = { ok: true; allocation: Allocation } | { ok: false; refusal: Refusal };
 
 /**
@@ -36,7 +39,7 @@ type AllocateResult = { ok: true; allocation: Allocation } | { ok: false; refusa
 export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, registry: Registry, logger: Logger): Router {
   const callbacks = new Counter({
     name: 'smart_router_provider_callbacks_total',
-    help: 'Provider webhooks by provider, call status and result (allocated, refused, released, unknown_call, ignored, invalid_signature, invalid_request).',
+    help: 'Provider webhooks by provider, call status and result (allocated, refused, call_ended, released, unknown_call, ignored, invalid_signature, invalid_request).',
     labelNames: ['provider', 'status', 'result'] as const,
     registers: [registry],
   });
@@ -79,6 +82,7 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
       const allocation = await router.allocate({ callSid: sid, ...route, provider });
       return allocation ? { ok: true, allocation } : { ok: false, refusal: { status: 503, error: 'no pods available' } };
     } catch (err) {
+      if (err instanceof CallEndedError) return { ok: false, refusal: { status: 409, error: 'call_ended', reason: err.reason } };
       if (err instanceof StoreUnavailableError) return { ok: false, refusal: { status: 503, error: 'routing store unavailable' } };
       logger.error('provider allocation failed', { provider, call_sid: sid, error: (err as Error).stack ?? String(err) });
       return { ok: false, refusal: { status: 500, error: 'internal error' } };
@@ -86,19 +90,23 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
   }
 
   const refused = (provider: Provider, rawSid: unknown, refusal: Refusal) => {
-    callbacks.inc({ provider, status: '', result: refusal.status === 400 ? 'invalid_request' : 'refused' });
-    logger.warn('provider call refused', { provider, call_sid: forLog(first(rawSid)), status: refusal.status, reason: forLog(refusal.error) });
+    callbacks.inc({ provider, status: '', result: refusal.status === 400 ? 'invalid_request' : refusal.status === 409 ? 'call_ended' : 'refused' });
+    logger.warn('provider call refused', { provider, call_sid: forLog(first(rawSid)), status: refusal.status, reason: forLog(refusal.reason ?? refusal.error) });
   };
 
-  /** Twilio and Plivo: a stream to the pod, or the failure message spoken and a hang-up, always 200 text/xml. */
-  const markupAllocate = (provider: 'twilio' | 'plivo', sidField: string, stream: (a: Allocation) => string, spoken: (message: string) => string): RequestHandler =>
+  /**
+   * Twilio and Plivo: a stream to the pod, or the failure message spoken and a
+   * hang-up, always 200 text/xml. A call that already ended just hangs up:
+   * there is nobody to speak to, and nothing was taken for it.
+   */
+  const markupAllocate = (provider: 'twilio' | 'plivo', sidField: string, stream: (a: Allocation) => string, spoken: (message: string) => string, hangup: () => string): RequestHandler =>
     async function allocateWithMarkup(req, res) {
       const rawSid = paramsOf(req.body)[sidField];
       const result = await allocateFor(provider, req, rawSid);
       res.type('text/xml');
       if (!result.ok) {
         refused(provider, rawSid, result.refusal);
-        res.send(spoken(options.failureMessage));
+        res.send(result.refusal.status === 409 ? hangup() : spoken(options.failureMessage));
         return;
       }
       callbacks.inc({ provider, status: '', result: 'allocated' });
@@ -109,18 +117,19 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
     '/twilio/allocate',
     form,
     auth.twilio,
-    markupAllocate('twilio', 'CallSid', (a) => twimlConnectStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod, pool: a.pool }), twimlSayHangup),
+    markupAllocate('twilio', 'CallSid', (a) => twimlConnectStream(a.wsUrl, { call_sid: a.callSid, pod_name: a.pod, pool: a.pool }), twimlSayHangup, twimlHangup),
   );
-  routes.post('/plivo/allocate', form, auth.plivo, markupAllocate('plivo', 'CallUUID', (a) => plivoStream(a.wsUrl), plivoSpeakHangup));
+  routes.post('/plivo/allocate', form, auth.plivo, markupAllocate('plivo', 'CallUUID', (a) => plivoStream(a.wsUrl), plivoSpeakHangup, plivoHangup));
 
-  /** Exotel reads JSON and HTTP statuses: `{"url"}`, or `{"error"}` with 400, 503 or 500. */
+  /** Exotel reads JSON and HTTP statuses: `{"url"}`, or `{"error"}` with 400, 409 (with `reason`), 503 or 500. */
   const exotelAllocate: RequestHandler = async (req, res) => {
     const body = paramsOf(req.body);
     const rawSid = body.CallSid ?? (req.query as Params).CallSid;
     const result = await allocateFor('exotel', req, rawSid);
     if (!result.ok) {
       refused('exotel', rawSid, result.refusal);
-      res.status(result.refusal.status).json({ error: result.refusal.error });
+      const { status, error, reason } = result.refusal;
+      res.status(status).json(reason === undefined ? { error } : { error, reason });
       return;
     }
     callbacks.inc({ provider: 'exotel', status: '', result: 'allocated' });

@@ -1,6 +1,11 @@
--- Ends one call: deletes its record, frees its slot on the pod and re-scores
--- the pod. Returns { pod, pool, draining } or false when the call is unknown.
-local function endCall(base, deadlinesKey, sid)
+-- Ends one call: deletes its record, frees its slot on the pod, re-scores
+-- the pod, and leaves a tombstone {p}:ended:<sid> (reason, pod, pool,
+-- ended_ms) that expires after tombstoneSeconds. While it lives, allocate
+-- answers 'ended' for the call and takes nothing: a provider retry, a
+-- replayed webhook or an allocation that arrives after the call's release
+-- must never hold a slot that nothing would release.
+-- Returns { pod, pool, draining } or false when the call is unknown.
+local function endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
   local ck = callKey(base, sid)
   local c = redis.call('HMGET', ck, 'pod', 'pool')
   local pod, pool = c[1], c[2]
@@ -8,6 +13,9 @@ local function endCall(base, deadlinesKey, sid)
   redis.call('DEL', ck)
   redis.call('ZREM', deadlinesKey, sid)
   redis.call('SREM', podCallsKey(base, pod), sid)
+  local tk = endedCallKey(base, sid)
+  redis.call('HSET', tk, 'reason', reason, 'pod', pod, 'pool', pool or '', 'ended_ms', nowMs())
+  redis.call('EXPIRE', tk, tombstoneSeconds)
   local pk = podKey(base, pod)
   local draining = '0'
   local f = redis.call('HMGET', pk, 'pool', 'draining')
@@ -25,12 +33,13 @@ local function endCall(base, deadlinesKey, sid)
 end
 
 -- Ends every call a pod holds (the pod is gone or its process restarted, so
--- the calls died with it). Returns a flat list: sid, pool, sid, pool, ...
-local function endPodCalls(base, deadlinesKey, pod)
+-- the calls died with it), each with a tombstone carrying `reason`.
+-- Returns a flat list: sid, pool, sid, pool, ...
+local function endPodCalls(base, deadlinesKey, pod, reason, tombstoneSeconds)
   local out = {}
   local sids = redis.call('SMEMBERS', podCallsKey(base, pod))
   for _, sid in ipairs(sids) do
-    local ended = endCall(base, deadlinesKey, sid)
+    local ended = endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
     if ended then
       out[#out + 1] = sid
       out[#out + 1] = ended[2]

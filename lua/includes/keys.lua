@@ -7,6 +7,8 @@ local function poolMembersKey(base, pool) return base .. 'pool:' .. pool .. ':me
 local function podKey(base, pod) return base .. 'pod:' .. pod end
 local function podCallsKey(base, pod) return base .. 'pod:' .. pod .. ':calls' end
 local function callKey(base, sid) return base .. 'call:' .. sid end
+-- A call that ended, for a while after (see includes/end-call.lua).
+local function endedCallKey(base, sid) return base .. 'ended:' .. sid end
 -- Every pod routing knows (a pod hash exists), so a reconcile finds pods that
 -- are gone in one read, even those that left every pool but still hold calls.
 local function podIndexKey(base) return base .. 'pods' end

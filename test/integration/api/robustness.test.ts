@@ -149,6 +149,7 @@ describe('the OpenAPI document is the contract', () => {
     conforms('ReleaseResponse', await http.post('/api/v1/release', { call_sid: 'c1' }));
     conforms('Error', await http.post('/api/v1/release', { call_sid: 'c1' }));
     conforms('Error', await http.post('/api/v1/allocate', {}));
+    conforms('CallEnded', await http.post('/api/v1/allocate', { call_sid: 'c1' }));
   });
 });
 

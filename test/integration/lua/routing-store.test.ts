@@ -197,7 +197,9 @@ describe('pool membership', () => {
     expect((await store.poolsSnapshot()).pools).toEqual([]);
     expect((await allocate('y', ['p'])).kind).toBe('none');
     expect(await store.release('x')).toMatchObject({ pool: 'p' });
-    expect(await keysOf(store)).toEqual([store.keys.poolsVersion]);
+    // Nothing is left but the version and the ended call's tombstone, which expires.
+    expect(await keysOf(store)).toEqual([store.keys.endedCall('x'), store.keys.poolsVersion]);
+    expect(await store.redis.ttl(store.keys.endedCall('x'))).toBeGreaterThan(0);
   });
 
   test('pools snapshot returns the specs routing resolves against', async () => {

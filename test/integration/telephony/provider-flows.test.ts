@@ -329,6 +329,34 @@ describe('Exotel', () => {
   });
 });
 
+describe('a call that already ended', () => {
+  beforeEach(() => start());
+
+  test('Twilio and Plivo get markup that only hangs up, Exotel a 409 JSON; no slot is taken', async () => {
+    expectXml(await twilio('/api/v1/twilio/allocate', { CallSid: 'CAended' }));
+    expect((await twilio('/api/v1/twilio/status', { CallSid: 'CAended', CallStatus: 'completed' })).body).toEqual({ success: true, released: true });
+    expect(await activeCalls()).toBe(0);
+    // A retried or replayed webhook for the finished call.
+    const twiml = expectXml(await twilio('/api/v1/twilio/allocate', { CallSid: 'CAended' }));
+    expect(twiml.children.map((c) => c.name)).toEqual(['Hangup']);
+
+    // Plivo's hangup callback overtook the answer webhook.
+    expect((await plivo('/api/v1/plivo/status', { CallUUID: 'p-overtaken', Event: 'Hangup' })).body).toEqual({ success: true, released: false });
+    expect(expectXml(await plivo('/api/v1/plivo/allocate', { CallUUID: 'p-overtaken' })).children.map((c) => c.name)).toEqual(['Hangup']);
+
+    await server().post('/api/v1/exotel/allocate', { CallSid: 'exo-ended' }, exotelAuth);
+    await exotelForm('/api/v1/exotel/status', { CallSid: 'exo-ended', Status: 'completed' });
+    const exotel = await server().post('/api/v1/exotel/allocate', { CallSid: 'exo-ended' }, exotelAuth);
+    expect(exotel.status).toBe(409);
+    expect(exotel.body).toEqual({ error: 'call_ended', reason: 'released' });
+
+    expect(await activeCalls()).toBe(0);
+    expect(await counter('twilio', '', 'call_ended')).toBe(1);
+    expect(await counter('plivo', '', 'call_ended')).toBe(1);
+    expect(await counter('exotel', '', 'call_ended')).toBe(1);
+  });
+});
+
 describe('configuration', () => {
   test('with verification on and no secret, the provider answers 503 naming what to set, and says so at start', async () => {
     await start({ twilioAuthToken: undefined, exotelApiKey: undefined });
