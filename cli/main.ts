@@ -9,7 +9,7 @@ import { FleetFileError, parseFleetFile } from '../core/standalone-file.js';
 const USAGE = `smart-router: routes phone calls to voice-agent pods.
 
 Usage:
-  smart-router operator   [--kubeconfig FILE] [--namespace NS] [--port N] [--redis-url URL]
+  smart-router operator   [--kubeconfig FILE] [--namespace NS] [--port N] [--redis-url URL] [--webhook-port N]
   smart-router standalone --config FILE [--port N] [--redis-url URL]
   smart-router validate   FILE          check a pools file as standalone mode would
   smart-router --version

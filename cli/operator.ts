@@ -11,6 +11,7 @@ import { kubeClients } from '../operator/kube-client.js';
 import { LeaderElector } from '../operator/leader-election.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { ReconcileLoop } from '../operator/reconcile-loop.js';
+import { startEvictionGuard } from './eviction-guard.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
 
@@ -89,6 +90,17 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   // Caches are warm before this replica may lead, so a new leader starts from a full picture.
   await informers.start();
   leader.start();
+  const evictionGuard = config.webhook.port === undefined
+    ? undefined
+    : await startEvictionGuard(config.webhook, config.host, {
+        clients,
+        namespace,
+        pods: informers.pods,
+        store: runtime.store,
+        events,
+        metrics,
+        logger: log.child({ component: 'eviction-guard' }),
+      });
   const server = await serveRouter(runtime, config, log, {
     drain: kubernetesDrainControl(clients.core, namespace, runtime.store),
     isLeader: () => leader.isLeader(),
@@ -97,7 +109,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   onShutdown(log, async () => {
     await leader.stop(); // stops reconciling and reaping, then hands the lease back
     await informers.stop();
-    await server.close(config.shutdownTimeoutMs);
+    await Promise.all([server.close(config.shutdownTimeoutMs), evictionGuard?.stop()]);
     await runtime.redis.quit();
   });
 }

@@ -46,6 +46,7 @@ export interface Config {
     /** Routing state in Redis is rewritten in full at least this often, changed or not. */
     fullResyncSeconds: number;
   };
+  webhook: WebhookConfig;
   telephony: {
     publicUrl?: string;
     verifySignatures: boolean;
@@ -59,6 +60,69 @@ export interface Config {
 
 /** RFC 6750's b64token: what may follow `Bearer ` in an Authorization header, so what a token may be. */
 export const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** The eviction guard: an admission webhook on pods/eviction, served over TLS by every replica. */
+export interface WebhookConfig {
+  /** TLS port of the webhook; unset: no eviction guard. */
+  port?: number;
+  /**
+   * Who puts the webhook configuration in place: `url` registers it pointing at
+   * https://<urlHost>:<port> (outside a cluster); `ca-bundle` only keeps the
+   * caBundle of the chart's configuration current; `none` leaves it all to
+   * others (cert-manager's CA injector).
+   */
+  registration: 'url' | 'ca-bundle' | 'none';
+  urlHost: string;
+  /** ValidatingWebhookConfiguration name; unset: smart-router-<namespace>. */
+  configurationName?: string;
+  timeoutSeconds: number;
+  /** `self`: smart-router issues and rotates its certificates in a Secret; `files`: read from certDir (cert-manager). */
+  certificates: 'self' | 'files';
+  certDir?: string;
+  secretName: string;
+  /** Service that fronts the webhook in a cluster: its DNS names go into the serving certificate. */
+  serviceName?: string;
+  caLifetimeSeconds: number;
+  certLifetimeSeconds: number;
+  caOverlapSeconds: number;
+  certCheckSeconds: number;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
+function webhookConfig(flags: Source, env: Source): WebhookConfig {
+  const portRaw = flags['webhook-port'] ?? env.WEBHOOK_PORT;
+  const port = portRaw === undefined || portRaw === '' ? undefined : int(flags['webhook-port'] !== undefined ? '--webhook-port' : 'WEBHOOK_PORT', portRaw, 0, 0, 65535);
+  const certificates = oneOf('WEBHOOK_CERTIFICATES', env.WEBHOOK_CERTIFICATES, ['self', 'files'] as const, 'self');
+  const certDir = env.WEBHOOK_CERT_DIR || undefined;
+  if (certificates === 'files' && !certDir) throw new ConfigError('WEBHOOK_CERTIFICATES=files needs WEBHOOK_CERT_DIR (a directory with tls.crt and tls.key)');
+  const caLifetimeSeconds = int('WEBHOOK_CA_LIFETIME_SECONDS', env.WEBHOOK_CA_LIFETIME_SECONDS, 2 * 365 * 86400, 60, 20 * 365 * 86400);
+  const certLifetimeSeconds = int('WEBHOOK_CERT_LIFETIME_SECONDS', env.WEBHOOK_CERT_LIFETIME_SECONDS, 90 * 86400, 30, 20 * 365 * 86400);
+  const caOverlapSeconds = int('WEBHOOK_CA_OVERLAP_SECONDS', env.WEBHOOK_CA_OVERLAP_SECONDS, 300, 1, 86400);
+  const certCheckSeconds = int('WEBHOOK_CERT_CHECK_SECONDS', env.WEBHOOK_CERT_CHECK_SECONDS, 60, 1, 86400);
+  if (certLifetimeSeconds > caLifetimeSeconds) throw new ConfigError('WEBHOOK_CERT_LIFETIME_SECONDS must not exceed WEBHOOK_CA_LIFETIME_SECONDS');
+  // The next CA must be trusted for the overlap (plus a check) before the old one's last third runs out.
+  if (caOverlapSeconds + certCheckSeconds * 2 >= caLifetimeSeconds / 3) throw new ConfigError('WEBHOOK_CA_OVERLAP_SECONDS plus two WEBHOOK_CERT_CHECK_SECONDS must be less than a third of WEBHOOK_CA_LIFETIME_SECONDS');
+  if (certCheckSeconds * 2 >= certLifetimeSeconds / 3) throw new ConfigError('WEBHOOK_CERT_CHECK_SECONDS must be less than a sixth of WEBHOOK_CERT_LIFETIME_SECONDS');
+  return {
+    port,
+    registration: oneOf('WEBHOOK_REGISTRATION', env.WEBHOOK_REGISTRATION, ['url', 'ca-bundle', 'none'] as const, 'url'),
+    urlHost: env.WEBHOOK_URL_HOST || '127.0.0.1',
+    configurationName: env.WEBHOOK_CONFIGURATION_NAME || undefined,
+    timeoutSeconds: int('WEBHOOK_TIMEOUT_SECONDS', env.WEBHOOK_TIMEOUT_SECONDS, 5, 1, 30),
+    certificates,
+    certDir,
+    secretName: env.WEBHOOK_SECRET_NAME || 'smart-router-webhook-tls',
+    serviceName: env.WEBHOOK_SERVICE_NAME || undefined,
+    caLifetimeSeconds,
+    certLifetimeSeconds,
+    caOverlapSeconds,
+    certCheckSeconds,
+  };
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -89,7 +153,7 @@ export function parseFlags(argv: readonly string[]): { positional: string[]; fla
   return { positional, flags };
 }
 
-const KNOWN_FLAGS = new Set(['config', 'port', 'redis-url', 'kubeconfig', 'namespace', 'key-prefix', 'log-level']);
+const KNOWN_FLAGS = new Set(['config', 'port', 'redis-url', 'kubeconfig', 'namespace', 'key-prefix', 'log-level', 'webhook-port']);
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -126,6 +190,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
   if (!['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug, got ${JSON.stringify(logLevel)}`);
   const configFile = flags.config ?? env.POOLS_FILE;
   if (mode === 'standalone' && !configFile) throw new ConfigError('standalone mode needs --config FILE (or POOLS_FILE)');
+  if (mode === 'standalone' && (flags['webhook-port'] ?? env.WEBHOOK_PORT)) throw new ConfigError('--webhook-port (WEBHOOK_PORT) is for operator mode: standalone mode has no Kubernetes evictions to guard');
   const operator = {
     kubeconfig: flags.kubeconfig ?? env.KUBECONFIG,
     namespace: flags.namespace ?? env.POD_NAMESPACE,
@@ -161,6 +226,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_SECONDS', env.SHUTDOWN_TIMEOUT_SECONDS, 20, 0, 3600) * 1000,
     standalone: { configFile },
     operator,
+    webhook: webhookConfig(flags, env),
     telephony: {
       publicUrl: env.PUBLIC_URL || undefined,
       verifySignatures: bool('TELEPHONY_VERIFY_SIGNATURES', env.TELEPHONY_VERIFY_SIGNATURES, true),

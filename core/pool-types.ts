@@ -10,6 +10,16 @@ export const POOL_PLURAL = 'voiceagentpools';
 export const POOL_LABEL = 'smartrouter.io/pool';
 /** Annotation that drains a pod while it is `"true"`. */
 export const DRAIN_ANNOTATION = 'smartrouter.io/drain';
+/**
+ * When the first eviction of the pod was answered (RFC 3339): the drain
+ * deadline counts from here. Written by the eviction guard with the drain
+ * annotation, so it survives a restart of every replica and a flush of Redis.
+ */
+export const DRAIN_STARTED_ANNOTATION = 'smartrouter.io/drain-started-at';
+/** Per-pod override of the pool's spec.drain.maxDrainSeconds (whole seconds, 0 = no wait). */
+export const MAX_DRAIN_ANNOTATION = 'smartrouter.io/max-drain-seconds';
+/** `"true"`: evictions of the pod are allowed at once, calls or not (emergencies). */
+export const FORCE_EVICTION_ANNOTATION = 'smartrouter.io/force-eviction';
 
 export type Scheduling = 'LeastLoaded' | 'Packed';
 
@@ -36,6 +46,13 @@ export interface PoolSpec {
   fallback?: string[];
   scheduling: Scheduling;
   maxCallDurationSeconds: number;
+  drain?: DrainSpec;
+}
+
+/** How long an eviction of a pod with calls is held back. */
+export interface DrainSpec {
+  /** Longest an eviction waits for calls, from its first attempt; unset: until the calls' maxCallDurationSeconds. */
+  maxDrainSeconds?: number;
 }
 
 export interface Pool {

@@ -82,6 +82,16 @@ export interface PodRouting {
   calls: number;
 }
 
+/** What an eviction review needs of a pod: its pool's spec, its calls and when they expire. */
+export interface PodEvictionState {
+  /** Pool the pod serves; '' when it left every pool but still holds calls. */
+  pool: string;
+  poolSpec: Pool['spec'] | null;
+  calls: number;
+  /** Latest expiry (maxCallDurationSeconds) among its calls, epoch ms; null without calls. */
+  callsExpireMs: number | null;
+}
+
 export interface CallRecord {
   callSid: string;
   pod: string;
@@ -238,6 +248,30 @@ export class RoutingStore {
       out.set(pod, { pool: pool ?? null, draining: draining === '1', incarnation: incarnation ?? '', calls: Number(calls) });
     });
     return out;
+  }
+
+  /**
+   * A pod as the eviction guard sees it, in at most two round trips; null
+   * when routing does not know the pod (in no pool, holding no call).
+   */
+  async podEvictionState(pod: string): Promise<PodEvictionState | null> {
+    const first = await this.redis.multi().hget(this.keys.pod(pod), 'pool').smembers(this.keys.podCalls(pod)).exec();
+    if (!first) throw new Error('pod eviction state: transaction aborted');
+    const [[poolErr, pool], [callsErr, calls]] = first as [[Error | null, string | null], [Error | null, string[]]];
+    if (poolErr ?? callsErr) throw poolErr ?? callsErr;
+    if (pool === null && calls.length === 0) return null;
+    const second = this.redis.pipeline().hget(this.keys.poolSpecs, pool ?? '');
+    if (calls.length) second.zmscore(this.keys.deadlines, ...calls);
+    const results = (await second.exec()) ?? [];
+    const [specErr, spec] = results[0] as [Error | null, string | null];
+    if (specErr) throw specErr;
+    let callsExpireMs: number | null = null;
+    if (calls.length) {
+      const [scoresErr, scores] = results[1] as [Error | null, (string | null)[]];
+      if (scoresErr) throw scoresErr;
+      for (const score of scores) if (score !== null) callsExpireMs = Math.max(callsExpireMs ?? 0, Number(score));
+    }
+    return { pool: pool ?? '', poolSpec: spec ? (JSON.parse(spec) as Pool['spec']) : null, calls: calls.length, callsExpireMs };
   }
 
   /** Every pod routing knows, in a pool or holding calls after leaving one. */

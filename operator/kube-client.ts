@@ -1,4 +1,5 @@
 import {
+  AdmissionregistrationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
@@ -15,6 +16,7 @@ export interface KubeClients {
   core: CoreV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
+  admission: AdmissionregistrationV1Api;
 }
 
 /**
@@ -65,6 +67,7 @@ export function kubeClients(kc: KubeConfig, metrics: OperatorMetrics, timeoutMs:
     core: new CoreV1Api(configuration),
     custom: new CustomObjectsApi(configuration),
     coordination: new CoordinationV1Api(configuration),
+    admission: new AdmissionregistrationV1Api(configuration),
   };
 }
 

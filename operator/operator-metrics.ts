@@ -6,6 +6,9 @@ export class OperatorMetrics {
   readonly reconciles: Counter<'result'>;
   readonly reconcileSeconds: Histogram;
   readonly leader: Gauge;
+  readonly evictionReviews: Counter<'result' | 'reason'>;
+  readonly evictionsWithCalls: Counter<'reason'>;
+  readonly evictionReviewSeconds: Histogram;
 
   constructor(registry: Registry) {
     this.kubeRequests = new Counter({
@@ -29,6 +32,24 @@ export class OperatorMetrics {
     this.leader = new Gauge({
       name: 'smart_router_leader',
       help: '1 while this replica holds the Lease and reconciles.',
+      registers: [registry],
+    });
+    this.evictionReviews = new Counter({
+      name: 'smart_router_eviction_reviews_total',
+      help: 'Evictions of pods the eviction guard answered, by result (allowed, denied, error) and reason (not-routed, idle, forced, deadline, calls-active).',
+      labelNames: ['result', 'reason'] as const,
+      registers: [registry],
+    });
+    this.evictionsWithCalls = new Counter({
+      name: 'smart_router_evictions_with_calls_total',
+      help: 'Evictions allowed while the pod still held calls, by reason: deadline (drain deadline or the calls\' max duration passed) or forced (annotation). Counts the calls cut.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+    this.evictionReviewSeconds = new Histogram({
+      name: 'smart_router_eviction_review_duration_seconds',
+      help: 'Time the eviction guard takes to answer one admission review (dry runs included).',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     });
   }

@@ -21,6 +21,12 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 9000, redisUrl: 'redis://r:1' });
   });
 
+  test('the eviction guard is off unless a webhook port is given, and fails open within 5 s by default', () => {
+    expect(loadConfig([], {}).webhook).toMatchObject({ port: undefined, registration: 'url', urlHost: '127.0.0.1', timeoutSeconds: 5, certificates: 'self', secretName: 'smart-router-webhook-tls' });
+    expect(loadConfig(['operator', '--webhook-port', '9443'], {}).webhook.port).toBe(9443);
+    expect(loadConfig([], { WEBHOOK_PORT: '8443', WEBHOOK_REGISTRATION: 'ca-bundle', WEBHOOK_SERVICE_NAME: 'sr' }).webhook).toMatchObject({ port: 8443, registration: 'ca-bundle', serviceName: 'sr' });
+  });
+
   test('the mode defaults to operator', () => {
     expect(loadConfig([], { POD_NAMESPACE: 'voice' }).mode).toBe('operator');
   });
@@ -40,6 +46,13 @@ describe('loadConfig', () => {
     [['operator'], { LEASE_DURATION_SECONDS: '5', RENEW_DEADLINE_SECONDS: '10' }, 'RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS'],
     [['operator'], { API_TOKEN: 'two words' }, 'API_TOKEN may hold only letters, digits and -._~+/ (with = at the end), as a bearer token'],
     [['operator'], { AUTH_TOKENS_RELOAD_SECONDS: '0' }, 'AUTH_TOKENS_RELOAD_SECONDS must be between 1 and 3600, got 0'],
+    [['operator', '--webhook-port', 'x'], {}, '--webhook-port must be an integer, got "x"'],
+    [['standalone', '--config', 'f', '--webhook-port', '9443'], {}, '--webhook-port (WEBHOOK_PORT) is for operator mode: standalone mode has no Kubernetes evictions to guard'],
+    [['operator'], { WEBHOOK_REGISTRATION: 'service' }, 'WEBHOOK_REGISTRATION must be one of url, ca-bundle, none, got "service"'],
+    [['operator'], { WEBHOOK_CERTIFICATES: 'files' }, 'WEBHOOK_CERTIFICATES=files needs WEBHOOK_CERT_DIR (a directory with tls.crt and tls.key)'],
+    [['operator'], { WEBHOOK_CA_LIFETIME_SECONDS: '3600', WEBHOOK_CERT_LIFETIME_SECONDS: '7200' }, 'WEBHOOK_CERT_LIFETIME_SECONDS must not exceed WEBHOOK_CA_LIFETIME_SECONDS'],
+    [['operator'], { WEBHOOK_CA_LIFETIME_SECONDS: '600', WEBHOOK_CERT_LIFETIME_SECONDS: '600', WEBHOOK_CA_OVERLAP_SECONDS: '300' }, 'WEBHOOK_CA_OVERLAP_SECONDS plus two WEBHOOK_CERT_CHECK_SECONDS must be less than a third of WEBHOOK_CA_LIFETIME_SECONDS'],
+    [['operator'], { WEBHOOK_TIMEOUT_SECONDS: '60' }, 'WEBHOOK_TIMEOUT_SECONDS must be between 1 and 30, got 60'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });

@@ -38,6 +38,9 @@ describe('validatePoolDocument', () => {
     [{ tier: 'standard', replicas: '3' }, 'spec.replicas: must be integer'],
     [{ tier: 'standard', replicas: 1, replica: 2 }, 'spec.replica: is not a known field'],
     [{ tier: 'standard', replicas: 1, maxCallDurationSeconds: 0 }, 'spec.maxCallDurationSeconds: must be >= 1'],
+    [{ tier: 'standard', replicas: 1, drain: { maxDrainSeconds: -1 } }, 'spec.drain.maxDrainSeconds: must be >= 0'],
+    [{ tier: 'standard', replicas: 1, drain: { maxDrainSeconds: '60' } }, 'spec.drain.maxDrainSeconds: must be integer'],
+    [{ tier: 'standard', replicas: 1, drain: { maxDrainSecs: 60 } }, 'spec.drain.maxDrainSecs: is not a known field'],
     [{ tier: 'standard', replicas: 1, merchants: ['bad merchant'] }, 'spec.merchants[0]: must match pattern "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"'],
     [
       { tier: 'standard', replicas: 1, selector: { matchExpressions: [{ key: 'lang', operator: 'In' }] } },
@@ -51,6 +54,13 @@ describe('validatePoolDocument', () => {
     expect(problems({ apiVersion: 'v1', kind: 'Pool', spec: { tier: 't', replicas: 1 } })).toEqual(
       expect.arrayContaining(['apiVersion: must be smartrouter.io/v1alpha1', 'kind: must be VoiceAgentPool', 'metadata.name: is required']),
     );
+  });
+
+  test('a drain deadline is kept as written; without one, none is invented', () => {
+    const withDrain = validatePoolDocument(doc({ tier: 'standard', replicas: 1, drain: { maxDrainSeconds: 900 } }));
+    expect(withDrain).toMatchObject({ ok: true, pool: { spec: { drain: { maxDrainSeconds: 900 } } } });
+    const without = validatePoolDocument(doc({ tier: 'standard', replicas: 1 }));
+    expect(without.ok && without.pool.spec.drain).toBeUndefined();
   });
 
   test('a document that is not a mapping is refused', () => {
