@@ -60,6 +60,7 @@ export interface Config {
 
 /** RFC 6750's b64token: what may follow `Bearer ` in an Authorization header, so what a token may be. */
 export const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /** The eviction guard: an admission webhook on pods/eviction, served over TLS by every replica. */
 export interface WebhookConfig {
   /** TLS port of the webhook; unset: no eviction guard. */
