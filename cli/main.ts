@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../core/config.js';
+import { ForeignInstallationError } from '../core/installation.js';
 import { createLogger } from '../core/logger.js';
 import { packageRoot } from '../core/paths.js';
 import { FleetFileError, parseFleetFile } from '../core/standalone-file.js';
@@ -50,7 +51,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof FleetFileError) {
+    if (err instanceof ConfigError || err instanceof FleetFileError || err instanceof ForeignInstallationError) {
       console.error(`smart-router: ${err.message}`);
       process.exit(2);
     }

@@ -1,5 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../core/config.js';
+import { operatorInstallation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
 import type { EndedCall } from '../lua/routing-store.js';
 import { CallReaper } from '../lua/call-reaper.js';
@@ -35,9 +36,10 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const kc = loadKubeConfig(config.operator.kubeconfig);
   // In cluster, client-node sets the context's namespace from the ServiceAccount's.
   const namespace = config.operator.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const installation = operatorInstallation(config, namespace, config.operator.leaseName);
   const log = logger.child({ namespace });
 
-  const runtime = await openRouterRuntime(config, log);
+  const runtime = await openRouterRuntime(config, installation, log);
   const metrics = new OperatorMetrics(runtime.metrics.registry);
   const clients = kubeClients(kc, metrics, REQUEST_TIMEOUT_MS);
   // A lease request that outlives the renew deadline is worthless: give up on it then.

@@ -6,6 +6,7 @@ import { RouterMetrics } from '../api/metrics.js';
 import type { PodDrainControl } from '../api/pod-control.js';
 import { Credentials } from '../api/credentials.js';
 import type { Config } from '../core/config.js';
+import { ForeignInstallationError, type Installation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
 import { connectRedis, createRedisClient } from '../lua/redis-client.js';
 import { RoutingStore } from '../lua/routing-store.js';
@@ -19,11 +20,18 @@ export interface RouterRuntime {
   credentials: Credentials;
 }
 
-export async function openRouterRuntime(config: Config, logger: Logger): Promise<RouterRuntime> {
+/** Connects to Redis and claims the installation's key prefix; another installation's prefix stops the process. */
+export async function openRouterRuntime(config: Config, installation: Installation, logger: Logger): Promise<RouterRuntime> {
   const credentials = openCredentials(config, logger);
   const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }));
   await connectRedis(redis, 30_000);
-  const store = new RoutingStore(redis, config.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
+  const store = new RoutingStore(redis, installation.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
+  const claim = await store.claimOwner(installation.id);
+  if (claim.outcome === 'foreign') {
+    redis.disconnect();
+    throw new ForeignInstallationError(installation, claim.owner, store.keys.owner);
+  }
+  logger.info(claim.outcome === 'claimed' ? 'key prefix claimed' : 'key prefix owned by this installation', { key_prefix: installation.keyPrefix, installation: installation.id });
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate }, metrics, logger.child({ component: 'allocator' }));
   return { redis, store, metrics, router, credentials };

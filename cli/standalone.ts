@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { redisDrainControl } from '../api/pod-control.js';
 import type { Config } from '../core/config.js';
+import { standaloneInstallation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
 import { planPoolAssignments } from '../core/planner.js';
 import { parseFleetFile } from '../core/standalone-file.js';
@@ -16,7 +17,7 @@ import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js'
 export async function runStandalone(config: Config, logger: Logger): Promise<void> {
   const file = config.standalone.configFile as string;
   const fleet = parseFleetFile(readFileSync(file, 'utf8'), file);
-  const runtime = await openRouterRuntime(config, logger);
+  const runtime = await openRouterRuntime(config, standaloneInstallation(config, file), logger);
   const plan = planPoolAssignments({ pools: fleet.pools, pods: fleet.pods, current: new Map(), calls: new Map() });
   await syncFleet(runtime.store, fleet.pools, fleet.pods, plan);
   for (const [pool, p] of plan.pools) {

@@ -1,3 +1,4 @@
+import { KEY_PREFIX_PATTERN } from './installation.js';
 import { checkWsUrlTemplate } from './ws-url.js';
 
 /**
@@ -11,7 +12,13 @@ export interface Config {
   redisUrl: string;
   /** Longest a Redis command may take before the request answers 503. */
   redisCommandTimeoutMs: number;
-  keyPrefix: string;
+  /**
+   * Redis key prefix set explicitly (KEY_PREFIX); when unset each mode picks
+   * one per installation (see core/installation.ts).
+   */
+  keyPrefix?: string;
+  /** Who owns the prefix (INSTALLATION_ID); when unset each mode derives one. */
+  installationId?: string;
   /** How long an ended call's tombstone refuses later allocations for it. */
   callTombstoneSeconds: number;
   wsUrlTemplate: string;
@@ -171,6 +178,18 @@ function bool(name: string, raw: string | undefined, fallback: boolean): boolean
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
+function keyPrefixFrom(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!KEY_PREFIX_PATTERN.test(raw)) throw new ConfigError(`${name} must match ${KEY_PREFIX_PATTERN.source}, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+function installationIdFrom(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[\x21-\x7e]{1,253}$/.test(raw)) throw new ConfigError(`INSTALLATION_ID must be 1 to 253 printable characters without spaces, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 export function loadConfig(argv: readonly string[], env: Source): Config {
   const { positional, flags } = parseFlags(argv);
   for (const name of Object.keys(flags)) {
@@ -213,7 +232,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     port: int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
     redisUrl,
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
-    keyPrefix: flags['key-prefix'] ?? env.KEY_PREFIX ?? 'smart-router',
+    keyPrefix: keyPrefixFrom(flags['key-prefix'] !== undefined ? '--key-prefix' : 'KEY_PREFIX', flags['key-prefix'] ?? env.KEY_PREFIX),
+    installationId: installationIdFrom(env.INSTALLATION_ID),
     callTombstoneSeconds: int('CALL_TOMBSTONE_SECONDS', env.CALL_TOMBSTONE_SECONDS, 3600, 1, 7 * 86400),
     wsUrlTemplate,
     auth: {

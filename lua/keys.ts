@@ -1,3 +1,5 @@
+import { KEY_PREFIX_PATTERN } from '../core/installation.js';
+
 /**
  * Redis key names for one installation. Every key carries the hash tag
  * `{prefix}`, so all of them live in one Redis Cluster slot and the Lua
@@ -12,6 +14,10 @@ export interface RoutingKeys {
   deadlines: string;
   /** Set of every pod routing knows (its hash exists): how a reconcile finds pods that are gone. */
   pods: string;
+  /** Hash naming the installation that owns the prefix (lua/claim-owner-1.lua). */
+  owner: string;
+  /** The operator leader's term: every operator write carries it and a lower one is refused. */
+  leaderTerm: string;
   call(sid: string): string;
   /** Tombstone of an ended call: reason, pod, pool, ended_ms; expires. */
   endedCall(sid: string): string;
@@ -22,11 +28,10 @@ export interface RoutingKeys {
   poolMembers(pool: string): string;
 }
 
-const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 export function routingKeys(prefix: string): RoutingKeys {
-  if (!PREFIX_PATTERN.test(prefix)) {
-    throw new Error(`key prefix ${JSON.stringify(prefix)} must match ${PREFIX_PATTERN.source}`);
+  if (!KEY_PREFIX_PATTERN.test(prefix)) {
+    throw new Error(`key prefix ${JSON.stringify(prefix)} must match ${KEY_PREFIX_PATTERN.source}`);
   }
   const base = `{${prefix}}:`;
   return {
@@ -35,6 +40,8 @@ export function routingKeys(prefix: string): RoutingKeys {
     poolsVersion: `${base}pools:version`,
     deadlines: `${base}calls:deadlines`,
     pods: `${base}pods`,
+    owner: `${base}owner`,
+    leaderTerm: `${base}leader:term`,
     call: (sid) => `${base}call:${sid}`,
     endedCall: (sid) => `${base}ended:${sid}`,
     pod: (name) => `${base}pod:${name}`,

@@ -14,6 +14,13 @@ interface LuaCommands {
   syncPool(specs: string, version: string, deadlines: string, ...args: string[]): Promise<string[]>;
   deletePool(specs: string, version: string, base: string, pool: string): Promise<number>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
+  claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
+}
+
+export interface OwnerClaim {
+  outcome: 'claimed' | 'ours' | 'foreign';
+  /** The installation that owns the prefix now. */
+  owner: string;
 }
 
 /** Why a call ended, as its tombstone records it. */
@@ -185,6 +192,12 @@ export class RoutingStore {
 
   async deletePool(pool: string): Promise<number> {
     return this.lua.deletePool(this.keys.poolSpecs, this.keys.poolsVersion, this.keys.base, pool);
+  }
+
+  /** Claims the key prefix for `installation`, or learns which installation owns it. */
+  async claimOwner(installation: string): Promise<OwnerClaim> {
+    const [outcome, owner] = await this.lua.claimOwner(this.keys.owner, installation);
+    return { outcome, owner };
   }
 
   async status(): Promise<RoutingStatus> {

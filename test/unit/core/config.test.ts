@@ -7,13 +7,15 @@ describe('loadConfig', () => {
       mode: 'standalone',
       port: 8080,
       redisUrl: 'redis://127.0.0.1:6379',
-      keyPrefix: 'smart-router',
       callTombstoneSeconds: 3600,
       wsUrlTemplate: 'wss://localhost/ws/pod/{pod}/{call_sid}',
       defaultTier: 'standard',
       standalone: { configFile: 'pools.yaml' },
     });
     expect(config.auth).toEqual({ apiToken: undefined, tokensDir: undefined, reloadMs: 5000 });
+    // Each mode picks a prefix per installation unless one is set (core/installation.ts).
+    expect(config.keyPrefix).toBeUndefined();
+    expect(config.installationId).toBeUndefined();
   });
 
   test('flags win over the environment', () => {
@@ -42,7 +44,8 @@ describe('loadConfig', () => {
     [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}/{sid}' }, 'WS_URL_TEMPLATE unknown placeholder {sid}; known: {pod} {call_sid} {pool} {merchant_id} {provider}'],
     [['operator'], { DEFAULT_TIER: 'Gold' }, 'DEFAULT_TIER must be a lowercase DNS label, got "Gold"'],
     [['operator'], { TELEPHONY_VERIFY_SIGNATURES: 'maybe' }, 'TELEPHONY_VERIFY_SIGNATURES must be true or false, got "maybe"'],
-    [['operator'], { CALL_TOMBSTONE_SECONDS: '0' }, 'CALL_TOMBSTONE_SECONDS must be between 1 and 604800, got 0'],
+    [['operator'], { KEY_PREFIX: '{bad}' }, 'KEY_PREFIX must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$, got "{bad}"'],
+    [['operator'], { INSTALLATION_ID: 'two words' }, 'INSTALLATION_ID must be 1 to 253 printable characters without spaces, got "two words"'],
     [['operator'], { LEASE_DURATION_SECONDS: '5', RENEW_DEADLINE_SECONDS: '10' }, 'RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS'],
     [['operator'], { API_TOKEN: 'two words' }, 'API_TOKEN may hold only letters, digits and -._~+/ (with = at the end), as a bearer token'],
     [['operator'], { AUTH_TOKENS_RELOAD_SECONDS: '0' }, 'AUTH_TOKENS_RELOAD_SECONDS must be between 1 and 3600, got 0'],
