@@ -23,6 +23,8 @@ export interface AppDeps {
   /** Bearer tokens and their scopes; none configured leaves /api/v1 open. */
   credentials?: Credentials;
   redisCommandTimeoutMs: number;
+  /** Express `trust proxy`: a hop count or addresses/CIDRs (TRUST_PROXY); loopback when unset. */
+  trustProxy?: number | string[];
   /** Routes under /api/v1 with their own authentication (telephony webhooks). */
   providerRoutes?: Router;
 }
@@ -42,7 +44,7 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', true);
+  app.set('trust proxy', deps.trustProxy ?? 'loopback');
 
   // Open: probes, metrics and the API's own description. Everything else
   // under /api/v1 needs a token of the route's scope, or a provider's signature.

@@ -60,6 +60,7 @@ export function serveRouter(
     ...extra,
     logger: logger.child({ component: 'api' }),
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
+    trustProxy: config.trustProxy,
   });
   return listen(app, config.host, config.port, logger);
 }

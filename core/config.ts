@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { KEY_PREFIX_PATTERN } from './installation.js';
 import { checkWsUrlTemplate } from './ws-url.js';
 
@@ -31,6 +32,12 @@ export interface Config {
   };
   defaultTier: string;
   logLevel: string;
+  /**
+   * Which proxies' X-Forwarded-* headers are believed, as Express's `trust
+   * proxy` takes it: a hop count, or addresses, CIDRs and the names
+   * loopback, linklocal, uniquelocal.
+   */
+  trustProxy: number | string[];
   /** How often expired (zombie) calls are reaped. */
   reapIntervalMs: number;
   /** How long SIGTERM waits for in-flight requests. */
@@ -62,6 +69,8 @@ export interface Config {
     exotelApiKey?: string;
     exotelApiToken?: string;
     failureMessage: string;
+    /** How long a Plivo nonce is remembered, so the same signed request is refused when it comes again. */
+    plivoNonceTtlSeconds: number;
   };
 }
 
@@ -190,6 +199,38 @@ function installationIdFrom(raw: string | undefined): string | undefined {
   return raw;
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY: a hop count, or a comma-separated list of addresses, CIDRs and names; never "everyone". */
+export function parseTrustProxy(raw: string): number | string[] {
+  const value = raw.trim();
+  if (/^\d+$/.test(value)) return int('TRUST_PROXY', value, 0, 0, 10);
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address ?? '');
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (PROXY_NAMES.has(entry) || (family !== 0 && bitsOk && rest.length === 0)) continue;
+    throw new ConfigError(`TRUST_PROXY must be a hop count or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; ${JSON.stringify(entry)} is none of these`);
+  }
+  return entries;
+}
+
+/** PUBLIC_URL: the base URL providers call and sign, http(s) with a host, no query or fragment. */
+function publicUrlOf(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute http(s) URL such as https://router.example.com, got ${JSON.stringify(raw)}`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) base URL without credentials, query or fragment, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
 export function loadConfig(argv: readonly string[], env: Source): Config {
   const { positional, flags } = parseFlags(argv);
   for (const name of Object.keys(flags)) {
@@ -243,19 +284,21 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     },
     defaultTier,
     logLevel,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY || 'loopback'),
     reapIntervalMs: int('REAP_INTERVAL_SECONDS', env.REAP_INTERVAL_SECONDS, 30, 1, 3600) * 1000,
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_SECONDS', env.SHUTDOWN_TIMEOUT_SECONDS, 20, 0, 3600) * 1000,
     standalone: { configFile },
     operator,
     webhook: webhookConfig(flags, env),
     telephony: {
-      publicUrl: env.PUBLIC_URL || undefined,
+      publicUrl: publicUrlOf(env.PUBLIC_URL),
       verifySignatures: bool('TELEPHONY_VERIFY_SIGNATURES', env.TELEPHONY_VERIFY_SIGNATURES, true),
       twilioAuthToken: env.TWILIO_AUTH_TOKEN || undefined,
       plivoAuthToken: env.PLIVO_AUTH_TOKEN || undefined,
       exotelApiKey: env.EXOTEL_API_KEY || undefined,
       exotelApiToken: env.EXOTEL_API_TOKEN || undefined,
       failureMessage: env.TELEPHONY_FAILURE_MESSAGE || 'All our agents are busy right now. Please call again later.',
+      plivoNonceTtlSeconds: int('PLIVO_NONCE_TTL_SECONDS', env.PLIVO_NONCE_TTL_SECONDS, 900, 1, 86400),
     },
   };
 }

@@ -26,6 +26,8 @@ export interface RoutingKeys {
   poolConfig(pool: string): string;
   poolAvail(pool: string): string;
   poolMembers(pool: string): string;
+  /** A provider webhook's nonce, remembered for its validity window (no script uses it: SET NX EX is one command). */
+  webhookNonce(provider: string, nonceDigest: string): string;
 }
 
 
@@ -49,5 +51,6 @@ export function routingKeys(prefix: string): RoutingKeys {
     poolConfig: (pool) => `${base}pool:${pool}`,
     poolAvail: (pool) => `${base}pool:${pool}:avail`,
     poolMembers: (pool) => `${base}pool:${pool}:members`,
+    webhookNonce: (provider, nonceDigest) => `${base}nonce:${provider}:${nonceDigest}`,
   };
 }

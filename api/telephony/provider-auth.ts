@@ -4,12 +4,13 @@ import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { bearerToken } from '../auth.js';
 import type { Credentials } from '../credentials.js';
+import type { WebhookNonces } from '../../lua/webhook-nonces.js';
 import { HttpError } from '../errors.js';
 import type { Provider } from './call-status.js';
 import { verifyPlivoV3Signature, verifyTwilioSignature, type FormParams } from './signatures.js';
 
 /** The telephony settings (see core/config.ts), plus the router's credentials: Exotel may send a routing token instead of basic auth. */
-export type TelephonyOptions = Config['telephony'] & { credentials?: Credentials };
+export type TelephonyOptions = Config['telephony'] & { credentials?: Credentials; nonces?: WebhookNonces };
 
 /** Told of every refused request, to count it. */
 export type OnRefused = (provider: Provider) => void;
@@ -77,7 +78,7 @@ export function providerAuth(options: TelephonyOptions, logger: Logger, onRefuse
 
   // X-Plivo-Signature-Ma-V3 is signed with the main account's token: it lets
   // PLIVO_AUTH_TOKEN be the main account's token for subaccount numbers too.
-  const plivo = guard(
+  const plivoSignature = guard(
     'plivo',
     (req) => {
       const url = signedUrl(req, options.publicUrl);
@@ -92,6 +93,28 @@ export function providerAuth(options: TelephonyOptions, logger: Logger, onRefuse
       reason: (req) => (req.get('x-plivo-signature-v3') && req.get('x-plivo-signature-v3-nonce') ? 'signature does not match' : 'no X-Plivo-Signature-V3 or nonce'),
     },
   );
+
+  // Plivo signs no timestamp: a captured request verifies forever. Its nonce
+  // is remembered (in Redis, so every replica knows it) for
+  // PLIVO_NONCE_TTL_SECONDS, and the same nonce again is refused.
+  const plivoReplay: RequestHandler = (req, res, next) => {
+    if (!options.verifySignatures || !options.nonces) return next();
+    const nonce = req.get('x-plivo-signature-v3-nonce') as string;
+    options.nonces.firstUse('plivo', nonce, options.plivoNonceTtlSeconds).then(
+      (first) => {
+        if (first) return next();
+        refuse('plivo', req, 'nonce already used: a replayed request');
+        res.status(403).json({ error: 'replayed request' });
+      },
+      // Redis down: let it pass. Nothing a replay could do works without Redis,
+      // and the handler then answers with markup Plivo can play.
+      (err: unknown) => {
+        logger.warn('plivo nonce not checked: redis unavailable', { error: (err as Error).message });
+        next();
+      },
+    );
+  };
+  const plivo: RequestHandler = (req, res, next) => plivoSignature(req, res, (err?: unknown) => (err ? next(err) : plivoReplay(req, res, next)));
 
   // Exotel signs nothing; it sends the credentials it was given: HTTP basic
   // (EXOTEL_API_KEY:EXOTEL_API_TOKEN) or the router's bearer token.

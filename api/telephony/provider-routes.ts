@@ -46,6 +46,9 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
   if (!options.verifySignatures) {
     logger.warn('provider signature verification is OFF (TELEPHONY_VERIFY_SIGNATURES=false): anyone who can reach the router can allocate and release calls');
   }
+  if (options.verifySignatures && !options.publicUrl) {
+    logger.warn('PUBLIC_URL is not set: signed URLs are rebuilt from the request and X-Forwarded-* of trusted proxies (TRUST_PROXY); behind a proxy that terminates TLS or rewrites the host, set PUBLIC_URL or every signature fails');
+  }
   for (const [provider, variables] of Object.entries(missingSecrets(options))) {
     logger.warn('provider not configured: its webhooks answer 503', { provider, set: variables });
   }

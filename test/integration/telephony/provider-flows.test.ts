@@ -2,6 +2,7 @@
 // allocate -> markup with the pod's stream URL -> status callback -> slot free.
 // Requests are signed by test/support/provider-signing.ts, written apart
 // from the router's own verification, as Twilio and Plivo would sign them.
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { buildApp } from '../../../api/app.js';
@@ -12,6 +13,8 @@ import { redisDrainControl } from '../../../api/pod-control.js';
 import { telephonyRoutes, type TelephonyOptions } from '../../../api/telephony/provider-routes.js';
 import { connectRedis, createRedisClient } from '../../../lua/redis-client.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
+import { routingKeys } from '../../../lua/keys.js';
+import { WebhookNonces } from '../../../lua/webhook-nonces.js';
 import { silentLogger } from '../../../core/logger.js';
 import { serve, type HttpResponse, type TestServer } from '../../support/http.js';
 import { plivoRequest, plivoSign, twilioRequest, twilioSign, type Form } from '../../support/provider-signing.js';
@@ -30,6 +33,7 @@ const OPTIONS: TelephonyOptions = {
   exotelApiKey: 'exo-key',
   exotelApiToken: 'exo-token',
   failureMessage: 'All agents are busy. Please call again.',
+  plivoNonceTtlSeconds: 900,
 };
 const TEMPLATE = 'wss://voice.example.test/{provider}/{pod}/{call_sid}?m={merchant_id}';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -40,7 +44,7 @@ let store: RoutingStore;
 let logs: Record<string, unknown>[];
 
 /** The real app over a real Redis, logging into `logs` so tests can read what an operator would. */
-async function start(options: Partial<TelephonyOptions> = {}, target: RoutingStore = isolatedStore(redis)) {
+async function start(options: Partial<TelephonyOptions> = {}, target: RoutingStore = isolatedStore(redis), trustProxy?: number | string[]) {
   logs = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -52,8 +56,9 @@ async function start(options: Partial<TelephonyOptions> = {}, target: RoutingSto
   store = target;
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: TEMPLATE }, metrics, silentLogger());
-  const providerRoutes = telephonyRoutes(router, { ...OPTIONS, ...options }, metrics.registry, logger);
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, redisCommandTimeoutMs: 1000, providerRoutes });
+  const nonces = new WebhookNonces(store.redis, routingKeys(`t-nonce-${randomUUID().slice(0, 8)}`));
+  const providerRoutes = telephonyRoutes(router, { nonces, ...OPTIONS, ...options }, metrics.registry, logger);
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, redisCommandTimeoutMs: 1000, providerRoutes, trustProxy });
   await loadFleet(store, exampleFleet());
   http = await serve(app);
 }
@@ -270,6 +275,33 @@ describe('Plivo', () => {
     expect(await activeCalls()).toBe(2);
   });
 
+  test('a replayed webhook (same signed request again) is refused, by every replica sharing the Redis; its nonce expires with the window', async () => {
+    const prefix = `t-nonce-${randomUUID().slice(0, 8)}`;
+    await http?.close();
+    await start({ nonces: new WebhookNonces(store.redis, routingKeys(prefix)) }, store);
+    const path = '/api/v1/plivo/status';
+    await plivo('/api/v1/plivo/allocate', { CallUUID: 'p-replay' });
+    const hangup = plivoRequest(PLIVO_TOKEN, PUBLIC + path, { CallUUID: 'p-replay', Event: 'Hangup' });
+    expect((await server().request('POST', path, hangup)).body).toEqual({ success: true, released: true });
+    const replay = await server().request('POST', path, hangup);
+    expect(replay).toMatchObject({ status: 403, body: { error: 'replayed request' } });
+    expect(logs).toContainEqual(expect.objectContaining({ message: 'provider request refused', provider: 'plivo', reason: 'nonce already used: a replayed request' }));
+
+    // Another replica over the same Redis has never seen the request, and still refuses it.
+    const allocate = plivoRequest(PLIVO_TOKEN, `${PUBLIC}/api/v1/plivo/allocate`, { CallUUID: 'p-replay-2' });
+    expect(expectXml(await server().request('POST', '/api/v1/plivo/allocate', allocate)).children[0]!.name).toBe('Stream');
+    await http?.close();
+    await start({ nonces: new WebhookNonces(store.redis, routingKeys(prefix)) }, store);
+    expect(await server().request('POST', '/api/v1/plivo/allocate', allocate)).toMatchObject({ status: 403, body: { error: 'replayed request' } });
+    expect(await activeCalls()).toBe(1);
+
+    const keys = await store.redis.keys(`{${prefix}}:nonce:plivo:*`);
+    expect(keys).toHaveLength(3);
+    const ttl = await store.redis.ttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(800);
+    expect(ttl).toBeLessThanOrEqual(900);
+  });
+
   test('no capacity or a bad CallUUID is spoken and hung up', async () => {
     for (let i = 0; i < 6; i++) await plivo('/api/v1/plivo/allocate', { CallUUID: `fill-${i}` });
     expect(await activeCalls()).toBe(6);
@@ -389,6 +421,14 @@ describe('configuration', () => {
     // The same signature reaching the router under another public name is refused.
     const elsewhere = { ...forwarded, 'x-forwarded-host': 'other.example.test' };
     expect((await server().request('POST', path, { ...signed, headers: { ...signed.headers, ...elsewhere } })).status).toBe(403);
+  });
+
+  test('X-Forwarded-* from a peer TRUST_PROXY does not name is not believed', async () => {
+    await start({ publicUrl: undefined }, isolatedStore(redis), ['10.0.0.0/8']); // the test client is 127.0.0.1
+    const path = '/api/v1/twilio/allocate';
+    const signed = twilioRequest(TWILIO_TOKEN, `https://public.example.test${path}`, { CallSid: 'CAspoof' });
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.test' };
+    expect((await server().request('POST', path, { ...signed, headers: { ...signed.headers, ...forwarded } })).status).toBe(403);
   });
 
   test('PUBLIC_URL may carry a path prefix and a trailing slash; Twilio may sign with the standard port', async () => {

@@ -16,6 +16,15 @@ describe('loadConfig', () => {
     // Each mode picks a prefix per installation unless one is set (core/installation.ts).
     expect(config.keyPrefix).toBeUndefined();
     expect(config.installationId).toBeUndefined();
+    expect(config.trustProxy).toEqual(['loopback']);
+    expect(config.telephony).toMatchObject({ publicUrl: undefined, plivoNonceTtlSeconds: 900 });
+  });
+
+  test('TRUST_PROXY takes a hop count or addresses, CIDRs and names', () => {
+    const trust = (value: string) => loadConfig([], { TRUST_PROXY: value }).trustProxy;
+    expect(trust('1')).toBe(1);
+    expect(trust('loopback, 10.0.0.0/8,fd00::/8, 192.168.1.7')).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
+    expect(loadConfig([], { PUBLIC_URL: 'https://edge.example.com/router/' }).telephony.publicUrl).toBe('https://edge.example.com/router');
   });
 
   test('flags win over the environment', () => {
@@ -56,6 +65,12 @@ describe('loadConfig', () => {
     [['operator'], { WEBHOOK_CA_LIFETIME_SECONDS: '3600', WEBHOOK_CERT_LIFETIME_SECONDS: '7200' }, 'WEBHOOK_CERT_LIFETIME_SECONDS must not exceed WEBHOOK_CA_LIFETIME_SECONDS'],
     [['operator'], { WEBHOOK_CA_LIFETIME_SECONDS: '600', WEBHOOK_CERT_LIFETIME_SECONDS: '600', WEBHOOK_CA_OVERLAP_SECONDS: '300' }, 'WEBHOOK_CA_OVERLAP_SECONDS plus two WEBHOOK_CERT_CHECK_SECONDS must be less than a third of WEBHOOK_CA_LIFETIME_SECONDS'],
     [['operator'], { WEBHOOK_TIMEOUT_SECONDS: '60' }, 'WEBHOOK_TIMEOUT_SECONDS must be between 1 and 30, got 60'],
+    [['operator'], { TRUST_PROXY: 'true' }, 'TRUST_PROXY must be a hop count or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "true" is none of these'],
+    [['operator'], { TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be a hop count or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal; "10.0.0.0/33" is none of these'],
+    [['operator'], { TRUST_PROXY: '11' }, 'TRUST_PROXY must be between 0 and 10, got 11'],
+    [['operator'], { PUBLIC_URL: 'router.example.com' }, 'PUBLIC_URL must be an absolute http(s) URL such as https://router.example.com, got "router.example.com"'],
+    [['operator'], { PUBLIC_URL: 'https://router.example.com/?a=1' }, 'PUBLIC_URL must be an http(s) base URL without credentials, query or fragment, got "https://router.example.com/?a=1"'],
+    [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });
