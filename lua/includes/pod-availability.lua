@@ -13,7 +13,9 @@ local function refreshPodAvailability(base, pod)
 end
 
 -- Takes a pod out of its pool: no longer a member, no longer allocatable.
--- Its hash stays while it still holds calls, so their release can find it.
+-- Its hash stays while it still holds calls, so their release can find it,
+-- and says draining like every other drained pod: it takes no new call and
+-- keeps the ones it has, whatever made it leave (pool deleted or shrunk).
 local function detachPodFromPool(base, pod)
   local pk = podKey(base, pod)
   local pool = redis.call('HGET', pk, 'pool')
@@ -25,6 +27,6 @@ local function detachPodFromPool(base, pod)
     redis.call('DEL', pk)
     redis.call('SREM', podIndexKey(base), pod)
   else
-    redis.call('HSET', pk, 'pool', '')
+    redis.call('HSET', pk, 'pool', '', 'draining', '1')
   end
 end

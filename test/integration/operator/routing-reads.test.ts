@@ -26,7 +26,7 @@ describe('the pod index', () => {
     await allocate('x', ['p']);
     await store.deletePool('p');
     expect(await store.knownPods()).toEqual(['a']);
-    expect((await store.podRouting(['a'])).get('a')).toEqual({ pool: '', draining: false, incarnation: 'a-uid:0', calls: 1 });
+    expect((await store.podRouting(['a'])).get('a')).toEqual({ pool: '', draining: true, incarnation: 'a-uid:0', calls: 1 });
     await store.release('x');
     expect(await store.knownPods()).toEqual([]);
   });
