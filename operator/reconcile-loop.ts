@@ -32,8 +32,8 @@ export type RunOutcome = 'ok' | 'error' | 'abandoned';
 /**
  * A work queue with one key: every event marks the fleet dirty, and one
  * reconcile at a time runs, so a burst of events costs one or two runs, not
- * one each. A failed run is retried with exponential backoff; a periodic
- * resync catches what no event announces.
+ * one each. A failed run is retried with exponential backoff, which a new
+ * event cuts short; a periodic resync catches what no event announces.
  */
 export class ReconcileLoop {
   private running = false;
@@ -41,6 +41,8 @@ export class ReconcileLoop {
   private active = false;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The pending timer is a backoff after a failure, which an event cuts short. */
+  private backingOff = false;
   private requeue: { timer: NodeJS.Timeout; atMs: number } | undefined;
   private resync: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
@@ -61,15 +63,28 @@ export class ReconcileLoop {
     this.enqueue();
   }
 
+  /**
+   * Something changed: run as soon as the run in flight (if any) ends. A
+   * pending backoff is cut short, as a work queue's Add is: the failure that
+   * caused it may have nothing to do with this change, and a drain must not
+   * wait out another object's trouble. The failure count stays, so a run
+   * that fails again backs off further when no event comes.
+   */
   enqueue(): void {
     if (!this.active) return;
     this.dirty = true;
+    if (this.timer && this.backingOff) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (!this.running && !this.timer) this.schedule(0);
   }
 
   private schedule(delayMs: number): void {
+    this.backingOff = delayMs > 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.backingOff = false;
       this.idle = this.runOnce();
     }, delayMs);
   }

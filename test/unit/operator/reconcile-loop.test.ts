@@ -97,25 +97,42 @@ describe('ReconcileLoop', () => {
     await loop.stop();
   });
 
-  test('events during a backoff wait do not cut it short', async () => {
+  test('a new event cuts a pending backoff short: the run starts at once, as a work queue Add does', async () => {
     let runs = 0;
     const loop = new ReconcileLoop(
       async () => {
         runs++;
         if (runs === 1) throw new Error('conflict');
       },
-      { baseDelayMs: 1000, maxDelayMs: 1000, resyncMs: 60_000 },
+      { baseDelayMs: 60_000, maxDelayMs: 60_000, resyncMs: 600_000 },
       silentLogger(),
     );
     loop.start();
     await until(() => runs === 1);
-    for (let i = 0; i < 3; i++) {
-      loop.enqueue();
-      await tick();
-    }
+    await tick();
     expect(runs).toBe(1);
+    loop.enqueue();
     await until(() => runs === 2);
     await loop.stop();
+  });
+
+  test('a run that keeps failing still backs off when no event comes, and the backoff keeps growing', async () => {
+    const starts: number[] = [];
+    const loop = new ReconcileLoop(
+      async () => {
+        starts.push(Date.now());
+        throw new Error('Redis unavailable');
+      },
+      { baseDelayMs: 40, maxDelayMs: 10_000, resyncMs: 600_000 },
+      silentLogger(),
+    );
+    loop.start();
+    await until(() => starts.length === 1);
+    loop.enqueue(); // cuts the first 40 ms wait short
+    await until(() => starts.length === 4);
+    await loop.stop();
+    // After the event: waits of 80 and 160 ms, not the base again.
+    expect(starts[3]! - starts[2]!).toBeGreaterThan(starts[2]! - starts[1]!);
   });
 
   test('a periodic resync runs the work without events', async () => {
