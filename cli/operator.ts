@@ -2,7 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../core/config.js';
 import { operatorInstallation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
-import type { EndedCall } from '../lua/routing-store.js';
+import { FencedWriteError, type EndedCall } from '../lua/routing-store.js';
 import { CallReaper } from '../lua/call-reaper.js';
 import { kubernetesDrainControl } from '../operator/drain-control.js';
 import { EventRecorder } from '../operator/events.js';
@@ -11,7 +11,8 @@ import { fleetInformers } from '../operator/informers.js';
 import { kubeClients } from '../operator/kube-client.js';
 import { LeaderElector } from '../operator/leader-election.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
-import { ReconcileLoop } from '../operator/reconcile-loop.js';
+import { ReconcileLoop, RunAbandoned } from '../operator/reconcile-loop.js';
+import { beginLeaderTerm } from '../operator/leader-term.js';
 import { startEvictionGuard } from './eviction-guard.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
@@ -53,8 +54,19 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader: () => elector?.isLeader() ?? false },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
   );
+  // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
+  const resignIfFenced = (err: unknown) => {
+    if (err instanceof FencedWriteError) void elector?.resign(`Redis refused a write: ${err.message}`);
+  };
   const reconcileLoop = new ReconcileLoop(
-    () => reconciler.reconcile(),
+    async () => {
+      try {
+        return await reconciler.reconcile();
+      } catch (err) {
+        resignIfFenced(err);
+        throw err instanceof FencedWriteError ? new RunAbandoned(err.message) : err;
+      }
+    },
     { baseDelayMs: 200, maxDelayMs: 30_000, resyncMs: config.operator.resyncSeconds * 1000 },
     log.child({ component: 'reconciler' }),
     (outcome, seconds) => {
@@ -65,7 +77,10 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   loop = reconcileLoop;
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
     onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
+    onFailed: resignIfFenced,
   });
+  // Counts terms of leadership on this replica, so a term begun after its leadership ended starts nothing.
+  let terms = 0;
 
   const leader = new LeaderElector(
     leaseClients.coordination,
@@ -74,13 +89,19 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     config.operator.identity,
     config.operator,
     {
-      onStartedLeading: () => {
+      onStartedLeading: ({ transitions }) => {
         metrics.leader.set(1);
-        reconciler.reset();
-        reconcileLoop.start();
-        reaper.start();
+        const mine = ++terms;
+        const stillLeading = () => mine === terms && (elector?.isLeader() ?? false);
+        void beginLeaderTerm(runtime.store, transitions, stillLeading, log.child({ component: 'leader-election' })).then((term) => {
+          if (term === undefined) return;
+          reconciler.reset();
+          reconcileLoop.start();
+          reaper.start();
+        });
       },
       onStoppedLeading: async () => {
+        terms++;
         metrics.leader.set(0);
         await Promise.all([reconcileLoop.stop(), reaper.stop()]);
       },

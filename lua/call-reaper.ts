@@ -3,6 +3,8 @@ import type { EndedCall, RoutingStore } from './routing-store.js';
 
 export interface ReaperHooks {
   onReaped?(calls: EndedCall[]): void;
+  /** A pass failed (it is retried on the next tick); e.g. a fenced write means this replica no longer leads. */
+  onFailed?(err: Error): void;
 }
 
 /**
@@ -44,6 +46,7 @@ export class CallReaper {
         .then(() => undefined)
         .catch((err: Error) => {
           this.logger.warn('reaping failed; will retry', { error: err.message });
+          this.hooks.onFailed?.(err);
         })
         .finally(() => {
           this.running = undefined;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Pool } from '../core/pool-types.js';
 import { routingKeys, type RoutingKeys } from './keys.js';
@@ -7,12 +8,13 @@ import { defineLuaCommands } from './script-loader.js';
 interface LuaCommands {
   allocate(callKey: string, deadlines: string, version: string, ...args: string[]): Promise<string[]>;
   release(callKey: string, deadlines: string, base: string, sid: string, tombstoneSeconds: string): Promise<string[] | null>;
-  reapExpired(deadlines: string, base: string, limit: string, tombstoneSeconds: string): Promise<string[]>;
-  drainPod(podKey: string, base: string, pod: string, draining: string): Promise<[string, number] | null>;
-  setPodReady(podKey: string, base: string, pod: string, ready: string): Promise<number | null>;
-  removePod(podKey: string, deadlines: string, base: string, pod: string, reason: string, tombstoneSeconds: string): Promise<string[]>;
-  syncPool(specs: string, version: string, deadlines: string, ...args: string[]): Promise<string[]>;
-  deletePool(specs: string, version: string, base: string, pool: string): Promise<number>;
+  reapExpired(deadlines: string, term: string, base: string, limit: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
+  drainPod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<[string, number] | null>;
+  setPodReady(podKey: string, term: string, base: string, pod: string, ready: string, leaderTerm: string): Promise<number | null>;
+  removePod(podKey: string, deadlines: string, term: string, base: string, pod: string, reason: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
+  syncPool(specs: string, version: string, deadlines: string, term: string, ...args: string[]): Promise<string[]>;
+  deletePool(specs: string, version: string, term: string, base: string, pool: string, leaderTerm: string, epoch: string): Promise<number>;
+  beginTerm(term: string, leaseTransitions: string): Promise<number>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
   claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
 }
@@ -21,6 +23,24 @@ export interface OwnerClaim {
   outcome: 'claimed' | 'ours' | 'foreign';
   /** The installation that owns the prefix now. */
   owner: string;
+}
+
+/**
+ * A write refused because it carries a leader term older than the one in
+ * Redis: another replica has taken over, this one must stop writing.
+ */
+export class FencedWriteError extends Error {
+  override name = 'FencedWriteError';
+}
+
+/** Turns a script's "FENCED ..." error reply into a FencedWriteError. */
+async function fenced<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('FENCED')) throw new FencedWriteError(err.message);
+    throw err;
+  }
 }
 
 /** Why a call ended, as its tombstone records it. */
@@ -131,6 +151,8 @@ export class RoutingStore {
   readonly keys: RoutingKeys;
   private readonly lua: LuaCommands;
   private readonly tombstoneSeconds: string;
+  /** The leader term every operator write carries; '0' (standalone, or not leading yet) until begun. */
+  private term = '0';
 
   constructor(
     readonly redis: Redis,
@@ -161,22 +183,22 @@ export class RoutingStore {
 
   /** Ends calls past their pool's max duration, at most `limit` per call. */
   async reapExpired(limit = 500): Promise<EndedCall[]> {
-    return triples(await this.lua.reapExpired(this.keys.deadlines, this.keys.base, String(limit), this.tombstoneSeconds));
+    return triples(await fenced(this.lua.reapExpired(this.keys.deadlines, this.keys.leaderTerm, this.keys.base, String(limit), this.tombstoneSeconds, this.term)));
   }
 
   /** Returns the pod's pool and call count, or null when routing does not know the pod. */
   async setDraining(pod: string, draining: boolean): Promise<{ pool: string; calls: number } | null> {
-    const reply = await this.lua.drainPod(this.keys.pod(pod), this.keys.base, pod, draining ? '1' : '0');
+    const reply = await fenced(this.lua.drainPod(this.keys.pod(pod), this.keys.leaderTerm, this.keys.base, pod, draining ? '1' : '0', this.term));
     return reply ? { pool: reply[0], calls: Number(reply[1]) } : null;
   }
 
   async setReady(pod: string, ready: boolean): Promise<boolean> {
-    return (await this.lua.setPodReady(this.keys.pod(pod), this.keys.base, pod, ready ? '1' : '0')) !== null;
+    return (await fenced(this.lua.setPodReady(this.keys.pod(pod), this.keys.leaderTerm, this.keys.base, pod, ready ? '1' : '0', this.term))) !== null;
   }
 
   /** The pod is gone (or restarted while outside every pool): its calls are ended and returned. */
   async removePod(pod: string, reason: 'pod_gone' | 'pod_restarted' = 'pod_gone'): Promise<EndedCall[]> {
-    const flat = await this.lua.removePod(this.keys.pod(pod), this.keys.deadlines, this.keys.base, pod, reason, this.tombstoneSeconds);
+    const flat = await fenced(this.lua.removePod(this.keys.pod(pod), this.keys.deadlines, this.keys.leaderTerm, this.keys.base, pod, reason, this.tombstoneSeconds, this.term));
     const out: EndedCall[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push({ callSid: flat[i] as string, pod, pool: flat[i + 1] as string });
     return out;
@@ -185,13 +207,28 @@ export class RoutingStore {
   /** Makes Redis hold exactly this pool and these members; returns calls ended by pod restarts. */
   async syncPool(pool: Pool, members: readonly PoolMember[]): Promise<EndedCall[]> {
     const k = this.keys;
-    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds), this.tombstoneSeconds];
+    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds), this.tombstoneSeconds, this.term, randomUUID()];
     for (const m of members) args.push(m.pod, m.ready ? '1' : '0', m.draining ? '1' : '0', m.incarnation);
-    return triples(await this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, ...args));
+    return triples(await fenced(this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, k.leaderTerm, ...args)));
   }
 
   async deletePool(pool: string): Promise<number> {
-    return this.lua.deletePool(this.keys.poolSpecs, this.keys.poolsVersion, this.keys.base, pool);
+    return fenced(this.lua.deletePool(this.keys.poolSpecs, this.keys.poolsVersion, this.keys.leaderTerm, this.keys.base, pool, this.term, randomUUID()));
+  }
+
+  /**
+   * This replica just won the Lease (whose leaseTransitions it wrote): takes
+   * the next leader term, and carries it in every write from now on.
+   */
+  async beginTerm(leaseTransitions: number): Promise<number> {
+    const term = Number(await this.lua.beginTerm(this.keys.leaderTerm, String(leaseTransitions)));
+    this.term = String(term);
+    return term;
+  }
+
+  /** The leader term this store's writes carry ('0': none). */
+  get leaderTerm(): number {
+    return Number(this.term);
   }
 
   /** Claims the key prefix for `installation`, or learns which installation owns it. */

@@ -4,8 +4,8 @@ import { statusCode } from './kube-client.js';
 import { LeaseCampaign, type LeaseAction, type LeaseRecord, type LeaseTiming } from './lease-campaign.js';
 
 export interface LeadershipCallbacks {
-  /** This replica now holds the lease: start reconciling. */
-  onStartedLeading(): void;
+  /** This replica now holds the lease (with these leaseTransitions): start reconciling. */
+  onStartedLeading(lease: { transitions: number }): void;
   /** This replica no longer holds the lease: stop reconciling; resolves once stopped. */
   onStoppedLeading(reason: string): Promise<void>;
 }
@@ -91,7 +91,7 @@ export class LeaderElector {
         : await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body });
     if (this.campaign.succeeded(next, sentAtMs)) {
       this.logger.info('became leader', { lease: this.name, identity: this.campaign.identity, transitions: next.transitions });
-      this.callbacks.onStartedLeading();
+      this.callbacks.onStartedLeading({ transitions: next.transitions });
     }
     this.armWatchdog();
   }
@@ -111,6 +111,15 @@ export class LeaderElector {
     if (!this.campaign.stepDown()) return;
     this.logger.warn('stopped leading', { lease: this.name, identity: this.campaign.identity, reason });
     await this.callbacks.onStoppedLeading(reason);
+  }
+
+  /**
+   * Stops leading without touching the Lease: Redis refused a write because
+   * another replica began a later term. If the Lease is still ours after all,
+   * the next renewal starts a new term.
+   */
+  async resign(reason: string): Promise<void> {
+    await this.stepDown(reason);
   }
 
   async tryAcquireOrRenew(): Promise<void> {

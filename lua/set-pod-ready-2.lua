@@ -3,16 +3,20 @@
   new calls but keeps the ones it has: a readiness flap is not a crash.
 
   KEYS[1] pod hash                  {p}:pod:<pod>
+  KEYS[2] leader term string        {p}:leader:term     (includes/fence.lua)
 
   ARGV[1] key base "{p}:"
   ARGV[2] pod name
   ARGV[3] '1' Ready, '0' not Ready
+  ARGV[4] leader term (refused when lower than KEYS[2]; 0 in standalone mode)
 
   Returns 1, or nil when the pod is not known to routing.
 ]]
 --@include "includes/keys.lua"
 --@include "includes/pod-availability.lua"
+--@include "includes/fence.lua"
 
+requireTerm(KEYS[2], ARGV[4])
 if not redis.call('HGET', KEYS[1], 'pool') then return nil end
 redis.call('HSET', KEYS[1], 'ready', ARGV[3])
 refreshPodAvailability(ARGV[1], ARGV[2])

@@ -8,8 +8,9 @@
   Every member is recorded in the pod index {p}:pods (see includes/keys.lua).
 
   KEYS[1] pool specs hash           {p}:pools           (pool -> spec JSON)
-  KEYS[2] pools version string      {p}:pools:version   (bumped when a spec changes)
+  KEYS[2] pools version string      {p}:pools:version   ("<epoch>:<n>", bumped when a spec changes)
   KEYS[3] call deadlines zset       {p}:calls:deadlines
+  KEYS[4] leader term string        {p}:leader:term     (includes/fence.lua)
 
   ARGV[1] key base "{p}:"
   ARGV[2] pool name
@@ -19,7 +20,9 @@
   ARGV[6] max call duration, seconds
   ARGV[7] tombstone lifetime, seconds, for the calls a restart ends
           (reason 'pod_restarted', or 'pod_gone' when the pod's uid changed)
-  ARGV[8..] members, four values each: pod, ready ('1'|'0'),
+  ARGV[8] leader term (refused when lower than KEYS[4]; 0 in standalone mode)
+  ARGV[9] a fresh random epoch, used if the pools version must start over
+  ARGV[10..] members, four values each: pod, ready ('1'|'0'),
             draining ('1'|'0'), incarnation ('' when unknown)
 
   Returns the calls ended because their pod restarted, flat:
@@ -28,17 +31,20 @@
 --@include "includes/keys.lua"
 --@include "includes/pod-availability.lua"
 --@include "includes/end-call.lua"
+--@include "includes/fence.lua"
+--@include "includes/pools-version.lua"
 
 local base, pool = ARGV[1], ARGV[2]
+requireTerm(KEYS[4], ARGV[8])
 
 if redis.call('HGET', KEYS[1], pool) ~= ARGV[3] then
   redis.call('HSET', KEYS[1], pool, ARGV[3])
-  redis.call('INCR', KEYS[2])
+  bumpPoolsVersion(KEYS[2], ARGV[9])
 end
 redis.call('HSET', poolConfigKey(base, pool), 'capacity', ARGV[4], 'scheduling', ARGV[5], 'max_call_seconds', ARGV[6])
 
 local wanted = {}
-for i = 8, #ARGV, 4 do wanted[ARGV[i]] = true end
+for i = 10, #ARGV, 4 do wanted[ARGV[i]] = true end
 
 local membersKey = poolMembersKey(base, pool)
 for _, pod in ipairs(redis.call('SMEMBERS', membersKey)) do
@@ -46,7 +52,7 @@ for _, pod in ipairs(redis.call('SMEMBERS', membersKey)) do
 end
 
 local reaped = {}
-for i = 8, #ARGV, 4 do
+for i = 10, #ARGV, 4 do
   local pod, ready, draining, incarnation = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local pk = podKey(base, pod)
   local f = redis.call('HMGET', pk, 'pool', 'incarnation')
