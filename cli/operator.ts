@@ -51,7 +51,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   let loop: ReconcileLoop | undefined;
   const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), () => loop?.enqueue());
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader: () => elector?.isLeader() ?? false },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader: () => elector?.isLeader() ?? false, requeue: (ms) => loop?.enqueueAfter(ms) },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
@@ -103,7 +103,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
       onStoppedLeading: async () => {
         terms++;
         metrics.leader.set(0);
-        await Promise.all([reconcileLoop.stop(), reaper.stop()]);
+        await Promise.all([reconcileLoop.stop(), reaper.stop(), reconciler.stop()]);
       },
     },
     log.child({ component: 'leader-election' }),

@@ -5,10 +5,11 @@ import type { EventRecorder } from './events.js';
 import { readFleetView, type FleetView } from './fleet-view.js';
 import type { FleetInformers } from './informers.js';
 import type { KubeClients } from './kube-client.js';
-import { PodLabeler } from './pod-labels.js';
-import { podTransitions, type PodBefore } from './pod-transitions.js';
+import { LatestJobRunner } from './latest-job-runner.js';
+import { PodMetadataWriter } from './pod-metadata-writer.js';
+import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
 import { PoolStatusWriter } from './pool-status-writer.js';
-import { RunAbandoned, type RunResult } from './reconcile-loop.js';
+import { backoffDelay, RunAbandoned, type RunResult } from './reconcile-loop.js';
 import { reportEndedCalls, reportPodTransitions } from './reconcile-reports.js';
 import { RoutingSync } from './routing-sync.js';
 
@@ -18,8 +19,11 @@ export interface ReconcilerOptions {
   fullResyncMs: number;
   /** A change of call counts alone reaches a pool's status at most this often. */
   statusCountsIntervalMs: number;
-  /** Label patches in flight at once. */
+  /** Pod patches in flight at once. */
   patchConcurrency: number;
+  /** First retry of one object whose API write failed (default 200 ms); doubles up to writeRetryMaxMs (30 s). */
+  writeRetryBaseMs?: number;
+  writeRetryMaxMs?: number;
 }
 
 export interface ReconcilerDeps {
@@ -30,35 +34,68 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   logger: Logger;
   isLeader(): boolean;
+  /** Asks for a reconcile after `delayMs` (an object waiting out a failed write, status counts held back). */
+  requeue?(delayMs: number): void;
+}
+
+interface ApiWriteJob {
+  view: FleetView;
+  /** Transitions that are a label change: told once the patch went through. */
+  labelTransitions: PodTransition[];
 }
 
 /**
- * One reconcile of the whole namespace, level-based, in four steps with a
- * module each: read and plan (fleet-view), make Redis match the plan
- * (routing-sync, which alone ends calls, through call-endings), label the
- * pods (pod-labels), write the pools' status (pool-status-writer). Running it
- * again with nothing changed writes nothing. Routing comes first: Redis is
- * what allocations read.
+ * One reconcile of the whole namespace, level-based, in steps with a module
+ * each: read and plan (fleet-view), make Redis match the plan (routing-sync,
+ * which alone ends calls, through call-endings), then the API writes: pod
+ * labels and call annotations (pod-metadata-writer) and the pools' status
+ * (pool-status-writer). Running it again with nothing changed writes nothing.
+ *
+ * Redis is what allocations read, so a reconcile ends once Redis holds the
+ * plan: the API writes run apart, one pass at a time on the latest plan, so
+ * the next change (an eviction, a deletion, a drain annotation) reaches Redis
+ * without waiting for any patch, status write or Event. Each object's write
+ * fails alone and waits out its own backoff.
  */
 export class FleetReconciler {
   private readonly routing: RoutingSync;
-  private readonly labeler: PodLabeler;
+  private readonly podMetadata: PodMetadataWriter;
   private readonly status: PoolStatusWriter;
+  private readonly apiWrites: LatestJobRunner<ApiWriteJob>;
+  private apiWriteFailures = 0;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
 
   constructor(
     private readonly deps: ReconcilerDeps,
     private readonly options: ReconcilerOptions,
   ) {
+    this.retryBaseMs = options.writeRetryBaseMs ?? 200;
+    this.retryMaxMs = options.writeRetryMaxMs ?? 30_000;
+    const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     this.routing = new RoutingSync(deps.store, deps.logger, { fullResyncMs: options.fullResyncMs });
-    this.labeler = new PodLabeler(deps.clients, deps.logger, options);
-    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, options);
+    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
+    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry });
+    this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));
   }
 
   /** Forgets everything remembered: the next run rewrites Redis in full (a new term of leadership). */
   reset(): void {
     this.routing.reset();
-    this.labeler.reset();
+    this.podMetadata.reset();
     this.status.reset();
+    this.apiWriteFailures = 0;
+    this.apiWrites.start();
+  }
+
+  /** Stops the API writes: drops a pass not started, waits for the one in flight. */
+  async stop(): Promise<void> {
+    await this.apiWrites.stop();
+  }
+
+  /** Resolves once the API writes of the last reconcile are done (for tests and shutdown). */
+  async apiWritesSettled(): Promise<void> {
+    await this.apiWrites.settled();
   }
 
   private readonly ensureLeading = (): void => {
@@ -70,25 +107,35 @@ export class FleetReconciler {
     if (!this.deps.informers.synced()) throw new RunAbandoned('informer caches not synced yet');
     this.ensureLeading();
     const { informers, store, logger, namespace } = { ...this.deps, ...this.options };
-    const view = await readFleetView({ informers, store, logger, namespace, labelOf: (pod) => this.labeler.labelOf(pod) });
-    this.labeler.forgetGone(view.facts);
+    const view = await readFleetView({ informers, store, logger, namespace, labelOf: (pod) => this.podMetadata.labelOf(pod) });
+    this.podMetadata.forgetGone(view.facts);
     this.status.forgetGone(view.poolObjects);
 
     reportEndedCalls(this.deps, await this.routing.sync(view, this.ensureLeading));
 
     const transitions = podTransitions(podsBefore(view), view.plan, new Map(view.pools.map((p) => [p.name, p])));
-    const labelled = new Set<string>();
-    let labelFailure: unknown;
-    try {
-      await this.labeler.apply(view, this.ensureLeading, labelled);
-    } catch (err) {
-      labelFailure = err;
-    }
-    // A label transition is told once its patch went through; the rest are already true in Redis.
-    reportPodTransitions(this.deps, transitions.filter((t) => !t.viaLabel || labelled.has(t.pod)));
-    if (labelFailure) throw labelFailure;
+    // Drains and releases are already true in Redis; a label transition is told once its patch went through.
+    reportPodTransitions(this.deps, transitions.filter((t) => !t.viaLabel));
+    this.apiWrites.offer({ view, labelTransitions: transitions.filter((t) => t.viaLabel) });
+    return {};
+  }
 
-    return this.status.write(view, this.ensureLeading);
+  private async writeToApi(job: ApiWriteJob): Promise<void> {
+    try {
+      const pods = await this.podMetadata.apply(job.view, this.ensureLeading);
+      reportPodTransitions(this.deps, job.labelTransitions.filter((t) => pods.relabelled.has(t.pod)));
+      const status = await this.status.write(job.view, this.ensureLeading);
+      this.apiWriteFailures = 0;
+      const due = [pods.retryAfterMs, status.requeueAfterMs].filter((ms): ms is number => ms !== undefined);
+      if (due.length) this.deps.requeue?.(Math.min(...due));
+    } catch (err) {
+      if (err instanceof RunAbandoned) return;
+      // Not one object's failure (those stay per object): Redis did not answer the status read, say.
+      this.apiWriteFailures++;
+      const delay = backoffDelay(this.apiWriteFailures, this.retryBaseMs, this.retryMaxMs);
+      this.deps.logger.warn('API writes failed; retrying', { error: (err as Error).message, retry_in_ms: delay, failures: this.apiWriteFailures });
+      this.deps.requeue?.(delay);
+    }
   }
 }
 

@@ -6,6 +6,7 @@ import type { EventRecorder } from './events.js';
 import type { FleetView } from './fleet-view.js';
 import type { VoiceAgentPoolObject } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
+import { ObjectBackoff } from './object-backoff.js';
 import { degradedTransition, desiredPoolStatus, statusWrite } from './pool-status.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -14,17 +15,23 @@ export interface PoolStatusOptions {
   namespace: string;
   /** A change of call counts alone reaches a pool's status at most this often. */
   statusCountsIntervalMs: number;
+  /** First retry of a pool whose status write failed; doubles per failure up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /**
  * Writes each pool's status (counts from Redis, conditions from the plan)
  * when it changed, call counts alone at most every statusCountsIntervalMs,
- * and tells Degraded/Recovered transitions with an Event. Remembers what it
- * wrote until the informer cache catches up.
+ * and tells Degraded/Recovered transitions with an Event. Each pool stands
+ * alone: one whose write fails waits out its own backoff, the others are
+ * written as usual. Remembers what it wrote until the informer cache
+ * catches up.
  */
 export class PoolStatusWriter {
   private written = new Map<string, { status: PoolStatus; basedOn: string | undefined }>();
   private writtenAt = new Map<string, number>();
+  private readonly backoff: ObjectBackoff;
 
   constructor(
     private readonly clients: KubeClients,
@@ -32,17 +39,21 @@ export class PoolStatusWriter {
     private readonly events: EventRecorder,
     private readonly logger: Logger,
     private readonly options: PoolStatusOptions,
-  ) {}
+  ) {
+    this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
+  }
 
   reset(): void {
     this.written.clear();
     this.writtenAt.clear();
+    this.backoff.clear();
   }
 
   forgetGone(pools: ReadonlyMap<string, unknown>): void {
     for (const map of [this.written, this.writtenAt]) {
       for (const name of map.keys()) if (!pools.has(name)) map.delete(name);
     }
+    this.backoff.forget((name) => pools.has(name));
   }
 
   private statusOf(obj: VoiceAgentPoolObject): PoolStatus | undefined {
@@ -53,7 +64,7 @@ export class PoolStatusWriter {
     return obj.status;
   }
 
-  /** Writes what changed; returns when counts held back should be written. */
+  /** Writes what changed; returns when counts held back, or pools waiting out a failure, are due. */
   async write(view: FleetView, beforeWrite: () => void): Promise<{ requeueAfterMs?: number }> {
     const { pools, poolObjects, plan, facts } = view;
     const counts = await this.store.status();
@@ -73,6 +84,8 @@ export class PoolStatusWriter {
         requeueAfterMs = Math.min(requeueAfterMs ?? wait, wait);
         continue;
       }
+      const version = `${obj.metadata?.resourceVersion}`;
+      if (!this.backoff.due(pool.name, version, now)) continue;
       beforeWrite();
       try {
         await this.clients.custom.patchNamespacedCustomObjectStatus(
@@ -81,8 +94,11 @@ export class PoolStatusWriter {
         );
       } catch (err) {
         if (statusCode(err) === 404) continue; // deleted meanwhile
-        throw err;
+        const { delayMs, failures } = this.backoff.failed(pool.name, version, Date.now());
+        this.logger.warn('pool status write failed; retrying this pool alone', { pool: pool.name, error: (err as Error).message, status: statusCode(err), retry_in_ms: delayMs, failures });
+        continue;
       }
+      this.backoff.succeeded(pool.name);
       this.written.set(pool.name, { status: next, basedOn: obj.metadata?.resourceVersion });
       this.writtenAt.set(pool.name, now);
       const transition = degradedTransition(previous, next);
@@ -92,6 +108,8 @@ export class PoolStatusWriter {
         void this.events.record({ kind: 'VoiceAgentPool', name: pool.name, uid: obj.metadata?.uid }, transition === 'Degraded' ? 'Warning' : 'Normal', transition, degraded.message ?? '');
       }
     }
+    const retry = this.backoff.nextDueInMs(Date.now());
+    if (retry !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? retry, retry);
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 }

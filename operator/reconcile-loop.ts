@@ -90,7 +90,8 @@ export class ReconcileLoop {
   }
 
   /** Enqueues after `delayMs`, keeping only the earliest pending request. */
-  private enqueueAfter(delayMs: number): void {
+  enqueueAfter(delayMs: number): void {
+    if (!this.active) return;
     const atMs = Date.now() + delayMs;
     if (this.requeue && this.requeue.atMs <= atMs) return;
     clearTimeout(this.requeue?.timer);

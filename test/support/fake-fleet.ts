@@ -57,6 +57,9 @@ export class FakeFleet {
   readonly rejectStatus = new Set<string>();
   /** When set, every Event creation fails. */
   rejectEvents = false;
+  /** Pods whose patches hang until {@link releaseHungPatches} (an API server that does not answer). */
+  readonly hangPodPatches = new Set<string>();
+  private hung: (() => void)[] = [];
   private version = 1;
 
   private nextVersion(): string {
@@ -119,6 +122,7 @@ export class FakeFleet {
       patchNamespacedPod: async ({ name, body }: { name: string; body: { metadata: PodPatch } }) => {
         const pod = this.pods.get(name);
         if (!pod) throw new FakeApiError(404, `pods "${name}" not found`);
+        if (this.hangPodPatches.has(name)) await new Promise<void>((resolve) => this.hung.push(resolve));
         if (this.rejectPodPatches.has(name)) throw new FakeApiError(403, `pods "${name}" is forbidden: denied by policy`);
         this.podPatches.push({ pod: name, labels: body.metadata.labels, annotations: body.metadata.annotations });
         this.updatePod(name, (p) => {
@@ -146,6 +150,17 @@ export class FakeFleet {
     return { core, custom, coordination: {} } as unknown as KubeClients;
   }
 
+  /** Lets hung patches go on (and fail if their pod is also rejected). */
+  releaseHungPatches(): void {
+    this.hangPodPatches.clear();
+    for (const resolve of this.hung.splice(0)) resolve();
+  }
+
+  /** How many patches hang now. */
+  get hungPatches(): number {
+    return this.hung.length;
+  }
+
   /** Event reasons recorded on one object, in order. */
   eventsOn(name: string): { reason: string; message: string }[] {
     return this.events.filter((e) => e.involvedObject.name === name).map((e) => ({ reason: e.reason ?? '', message: e.message ?? '' }));
@@ -155,6 +170,10 @@ export class FakeFleet {
 export interface ReconcilerHarness {
   reconciler: FleetReconciler;
   metrics: RouterMetrics;
+  /** One reconcile and the API writes it hands off, done. */
+  run(): Promise<void>;
+  /** Delays the reconciler asked to be run again after. */
+  requeues: number[];
 }
 
 /** A reconciler over the fake fleet and a real routing store, leading. */
@@ -163,9 +182,14 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
   const logger = silentLogger();
   const metrics = new RouterMetrics(store);
   const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger);
+  const requeues: number[] = [];
   const reconciler = new FleetReconciler(
-    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true },
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms) },
     { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4 },
   );
-  return { reconciler, metrics };
+  const run = async () => {
+    await reconciler.reconcile();
+    await reconciler.apiWritesSettled();
+  };
+  return { reconciler, metrics, run, requeues };
 }

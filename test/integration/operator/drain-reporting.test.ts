@@ -30,12 +30,12 @@ describe.each(ways)('a pod drained because: %s', (_why, drain) => {
   test('reads draining while it holds its call, and its release says was_draining', async () => {
     fleet.addPool('standard', { replicas: 1 });
     fleet.addPod('a');
-    const { reconciler } = fakeFleetReconciler(fleet, store);
-    await reconciler.reconcile();
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
     expect((await http.post('/api/v1/allocate', { call_sid: 'x' })).body).toMatchObject({ pod_name: 'a' });
 
     drain(fleet);
-    await reconciler.reconcile();
+    await run();
 
     const pod = await http.get('/api/v1/pod/a');
     expect(pod.body).toMatchObject({ pod_name: 'a', draining: true, active_calls: 1, calls: ['x'] });

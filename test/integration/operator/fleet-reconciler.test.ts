@@ -14,15 +14,19 @@ beforeEach(() => {
   fleet = new FakeFleet();
 });
 
+const waitFor = async (ok: () => boolean) => {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!ok()) throw new Error('condition never held');
+};
 const allocate = async (sid: string, route: string[]) => store.allocate(sid, route, await store.poolsVersion());
 
 describe('a reconcile', () => {
   test('puts pods in their pool in Redis, labels them, writes status and tells it with Events', async () => {
     fleet.addPool('std', { replicas: 2, capacity: 1 });
     for (const name of ['a', 'b', 'c']) fleet.addPod(name);
-    const { reconciler } = fakeFleetReconciler(fleet, store);
+    const { run } = fakeFleetReconciler(fleet, store);
 
-    await reconciler.reconcile();
+    await run();
 
     expect(await store.poolMembers('std')).toEqual(['a', 'b']);
     expect(fleet.pods.get('a')!.metadata!.labels![POOL_LABEL]).toBe('std');
@@ -34,23 +38,23 @@ describe('a reconcile', () => {
   test('run again with nothing changed writes nothing', async () => {
     fleet.addPool('std', { replicas: 2 });
     for (const name of ['a', 'b']) fleet.addPod(name);
-    const { reconciler } = fakeFleetReconciler(fleet, store);
-    await reconciler.reconcile();
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
     const writes = [fleet.podPatches.length, fleet.statusWrites.length, fleet.events.length];
-    await reconciler.reconcile();
+    await run();
     expect([fleet.podPatches.length, fleet.statusWrites.length, fleet.events.length]).toEqual(writes);
   });
 
   test('a drain annotation reaches Redis: the pod keeps its call and takes no new one', async () => {
     fleet.addPool('std', { replicas: 2, capacity: 2 });
     for (const name of ['a', 'b']) fleet.addPod(name);
-    const { reconciler } = fakeFleetReconciler(fleet, store);
-    await reconciler.reconcile();
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
     const first = await allocate('x', ['std']);
     const busy = first.kind === 'allocated' ? first.pod : '';
     fleet.updatePod(busy, (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': 'true' }));
 
-    await reconciler.reconcile();
+    await run();
 
     expect(await store.podState(busy)).toMatchObject({ draining: true, calls: ['x'] });
     for (const sid of ['y', 'z']) expect(await allocate(sid, ['std'])).toMatchObject({ pod: busy === 'a' ? 'b' : 'a' });
@@ -59,16 +63,123 @@ describe('a reconcile', () => {
   test('a pod gone from Kubernetes has its calls ended, counted and told on its pool', async () => {
     fleet.addPool('std', { replicas: 1 });
     fleet.addPod('a');
-    const { reconciler, metrics } = fakeFleetReconciler(fleet, store);
-    await reconciler.reconcile();
+    const { run, metrics } = fakeFleetReconciler(fleet, store);
+    await run();
     await allocate('x', ['std']);
     fleet.deletePod('a');
 
-    await reconciler.reconcile();
+    await run();
 
     expect(await store.call('x')).toBeNull();
     expect(await store.knownPods()).toEqual([]);
     expect((await metrics.reaped.get()).values).toEqual([expect.objectContaining({ labels: { pool: 'std', reason: 'pod_gone' }, value: 1 })]);
     expect(fleet.eventsOn('std').map((e) => e.reason)).toContain('CallsReaped');
+  });
+});
+
+describe('one object failing never holds back another', () => {
+  const drainAnnotation = (name: string) => fleet.updatePod(name, (p) => (p.metadata!.annotations = { ...p.metadata!.annotations, 'smartrouter.io/drain': 'true' }));
+
+  test('a reconcile ends once Redis holds the plan: a drain reaches Redis while another pod patch hangs', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const { reconciler, run } = fakeFleetReconciler(fleet, store);
+    await run();
+    await allocate('x', ['std']); // a is busy: it needs its call annotations
+    fleet.hangPodPatches.add('a');
+    await reconciler.reconcile(); // hands a's patch to the API writes, which hang on it
+    await waitFor(() => fleet.hungPatches === 1);
+
+    drainAnnotation('b');
+    await reconciler.reconcile();
+
+    expect(await store.podState('b')).toMatchObject({ draining: true });
+    expect(fleet.hungPatches).toBe(1);
+    fleet.releaseHungPatches();
+    await reconciler.apiWritesSettled();
+    expect(fleet.pods.get('a')!.metadata!.annotations).toMatchObject({ 'controller.kubernetes.io/pod-deletion-cost': '1000' });
+  });
+
+  test('a pod whose patch is refused waits out its own backoff; the others, and every drain, go on', async () => {
+    fleet.addPool('std', { replicas: 3 });
+    for (const name of ['a', 'b', 'c']) fleet.addPod(name);
+    const { run, requeues } = fakeFleetReconciler(fleet, store);
+    await run();
+    fleet.rejectPodPatches.add('a');
+    await allocate('x', ['std']);
+    await allocate('y', ['std']);
+    const busy = (await store.podRouting(['a', 'b', 'c'])).get('a')!.calls === 1;
+    expect(busy).toBe(true);
+
+    const before = fleet.podPatches.filter((p) => p.pod === 'a').length;
+    const patchesOfA = () => fleet.podPatches.filter((p) => p.pod === 'a').length - before;
+    await run();
+    expect(patchesOfA()).toBe(0);
+    expect(fleet.eventsOn('a').map((e) => e.reason)).toContain('PodPatchFailed');
+    expect(requeues.at(-1)).toBeGreaterThan(0);
+    const other = ['b', 'c'].find((p) => fleet.pods.get(p)!.metadata!.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict'] === 'false');
+    expect(other).toBeDefined();
+
+    drainAnnotation('c');
+    await run();
+    expect(await store.podState('c')).toMatchObject({ draining: true });
+    // a's backoff is not over and a did not change: it is not tried again, and nothing waited for it.
+    fleet.rejectPodPatches.delete('a');
+    await run();
+    expect(patchesOfA()).toBe(0);
+
+    // A change of a is a new event for a: it is retried at once.
+    fleet.updatePod('a', (p) => (p.metadata!.labels = { ...p.metadata!.labels, team: 'x' }));
+    await run();
+    expect(fleet.pods.get('a')!.metadata!.annotations).toMatchObject({ 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' });
+  });
+
+  test('a pool whose status write fails does not stop the status of another pool or any pod patch', async () => {
+    fleet.addPool('one', { replicas: 1, selector: { matchLabels: { team: 'one' } } });
+    fleet.addPool('two', { replicas: 1, selector: { matchLabels: { team: 'two' } } });
+    fleet.addPod('a', { labels: { team: 'one' } });
+    fleet.addPod('b', { labels: { team: 'two' } });
+    fleet.rejectStatus.add('one');
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
+    expect(fleet.statusWrites.map((w) => w.pool)).toEqual(['two']);
+    expect(['a', 'b'].map((p) => fleet.pods.get(p)!.metadata!.labels!['smartrouter.io/pool'])).toEqual(['one', 'two']);
+  });
+});
+
+describe('call annotations', () => {
+  const annotations = (pod: string) => fleet.pods.get(pod)!.metadata!.annotations ?? {};
+
+  test('a pod with calls carries a deletion cost and safe-to-evict=false, written on idle <-> busy only', async () => {
+    fleet.addPool('std', { replicas: 1, capacity: 3 });
+    fleet.addPod('a', { annotations: { owner: 'team-a' } });
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
+    expect(annotations('a')).toEqual({ owner: 'team-a' });
+    const patchesOfA = () => fleet.podPatches.filter((p) => p.pod === 'a' && p.annotations).length;
+
+    await allocate('x', ['std']);
+    await run();
+    expect(annotations('a')).toEqual({ owner: 'team-a', 'controller.kubernetes.io/pod-deletion-cost': '1000', 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' });
+    await allocate('y', ['std']);
+    await run();
+    await store.release('x');
+    await run();
+    expect(patchesOfA()).toBe(1);
+
+    await store.release('y');
+    await run();
+    expect(annotations('a')).toEqual({ owner: 'team-a' });
+    expect(patchesOfA()).toBe(2);
+  });
+
+  test('pods outside every pool and without calls are left alone', async () => {
+    fleet.addPool('std', { replicas: 1 });
+    fleet.addPod('a');
+    fleet.addPod('spare', { annotations: { 'controller.kubernetes.io/pod-deletion-cost': '-5' } });
+    const { run } = fakeFleetReconciler(fleet, store);
+    await run();
+    expect(annotations('spare')).toEqual({ 'controller.kubernetes.io/pod-deletion-cost': '-5' });
+    expect(fleet.podPatches.filter((p) => p.pod === 'spare')).toEqual([]);
   });
 });

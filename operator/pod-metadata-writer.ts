@@ -1,0 +1,124 @@
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../core/logger.js';
+import type { EventRecorder } from './events.js';
+import type { FleetView } from './fleet-view.js';
+import { statusCode, type KubeClients } from './kube-client.js';
+import { forEachLimited } from './limited-concurrency.js';
+import { ObjectBackoff } from './object-backoff.js';
+import { applyPodMetadataPatch, currentPodMetadata, desiredPodMetadata, podMetadataPatch, type PodMetadata, type PodMetadataPatch } from './pod-metadata.js';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface PodMetadataOptions {
+  namespace: string;
+  /** Pod patches in flight at once. */
+  patchConcurrency: number;
+  /** First retry of a pod whose patch failed; doubles per failure up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}
+
+export interface PodWritesResult {
+  /** Pods whose pool label this pass changed. */
+  relabelled: Set<string>;
+  /** When the earliest pod waiting out a failure is due again. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Keeps each pod's pool label and call annotations (see pod-metadata.ts) in
+ * step with the plan and its calls, one merge patch per pod and only where
+ * something differs. Each pod stands alone: a pod whose patch is refused
+ * waits out its own backoff and never holds back another pod's patch.
+ * Remembers what it just wrote until the informer cache catches up, so the
+ * next plan does not undo it.
+ */
+export class PodMetadataWriter {
+  private written = new Map<string, { metadata: PodMetadata; basedOn: string | undefined }>();
+  private readonly backoff: ObjectBackoff;
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly events: EventRecorder,
+    private readonly logger: Logger,
+    private readonly options: PodMetadataOptions,
+  ) {
+    this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
+  }
+
+  reset(): void {
+    this.written.clear();
+    this.backoff.clear();
+  }
+
+  /** A pod's metadata, or what this replica just wrote if the cache has not seen it yet. */
+  private metadataOf(pod: V1Pod): PodMetadata {
+    const name = pod.metadata!.name!;
+    const written = this.written.get(name);
+    if (written && written.basedOn === pod.metadata?.resourceVersion) return written.metadata;
+    this.written.delete(name);
+    return currentPodMetadata(pod);
+  }
+
+  /** A pod's pool label, as the planner should believe it. */
+  labelOf(pod: V1Pod): string | null {
+    return this.metadataOf(pod).label;
+  }
+
+  /** Forgets pods that no longer exist. */
+  forgetGone(pods: ReadonlyMap<string, unknown>): void {
+    for (const name of this.written.keys()) if (!pods.has(name)) this.written.delete(name);
+    this.backoff.forget((name) => pods.has(name));
+  }
+
+  /** Patches every pod whose label or annotations differ from the plan; failures stay per pod. */
+  async apply(view: FleetView, beforeWrite: () => void): Promise<PodWritesResult> {
+    const relabelled = new Set<string>();
+    const now = Date.now();
+    const changes: { pod: V1Pod; current: PodMetadata; patch: PodMetadataPatch; version: string }[] = [];
+    for (const pod of view.podObjects) {
+      // A pod being deleted is left alone: patching it would race its deletion for nothing.
+      if (pod.metadata?.deletionTimestamp) continue;
+      const name = pod.metadata!.name!;
+      const pool = view.plan.placements.get(name)?.pool ?? null;
+      const calls = view.routing.get(name)?.calls ?? 0;
+      const current = this.metadataOf(pod);
+      const managed = pool !== null || current.label !== null || calls > 0;
+      const patch = podMetadataPatch(current, desiredPodMetadata(pool, calls > 0, managed));
+      if (!patch) {
+        this.backoff.succeeded(name);
+        continue;
+      }
+      const version = `${pod.metadata?.resourceVersion}|${JSON.stringify(patch)}`;
+      if (this.backoff.due(name, version, now)) changes.push({ pod, current, patch, version });
+    }
+    // Patches are independent: a few at a time keeps a 1,000-pod converge short without flooding the API server.
+    await forEachLimited(changes, this.options.patchConcurrency, async ({ pod, current, patch, version }) => {
+      beforeWrite();
+      const name = pod.metadata!.name!;
+      try {
+        await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch);
+      } catch (err) {
+        if (statusCode(err) === 404) return; // deleted meanwhile
+        const { delayMs, failures } = this.backoff.failed(name, version, Date.now());
+        this.logger.warn('pod patch failed; retrying this pod alone', { pod: name, error: (err as Error).message, status: statusCode(err), retry_in_ms: delayMs, failures });
+        if (failures === 1) void this.events.record({ kind: 'Pod', name, uid: pod.metadata?.uid }, 'Warning', 'PodPatchFailed', `could not write ${describePatch(patch)}: ${(err as Error).message}`);
+        return;
+      }
+      this.backoff.succeeded(name);
+      const next = applyPodMetadataPatch(current, patch);
+      this.written.set(name, { metadata: next, basedOn: pod.metadata?.resourceVersion });
+      if (patch.labels) {
+        relabelled.add(name);
+        this.logger.info(next.label ? 'pod labelled' : 'pod unlabelled', { pod: name, pool: next.label ?? current.label });
+      }
+      if (patch.annotations) this.logger.info('pod call annotations updated', { pod: name, pool: next.label ?? current.label, annotations: patch.annotations });
+    });
+    const retryAfterMs = this.backoff.nextDueInMs(Date.now());
+    return retryAfterMs === undefined ? { relabelled } : { relabelled, retryAfterMs };
+  }
+}
+
+function describePatch(patch: PodMetadataPatch): string {
+  return [...Object.keys(patch.labels ?? {}).map((k) => `label ${k}`), ...Object.keys(patch.annotations ?? {}).map((k) => `annotation ${k}`)].join(', ');
+}
