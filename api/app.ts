@@ -5,6 +5,7 @@ import { requireScope, scopeFor } from './auth.js';
 import type { CallRouter } from './call-router.js';
 import { Credentials } from './credentials.js';
 import { errorMiddleware, HttpError } from './errors.js';
+import { EventLoopWatch } from './event-loop-watch.js';
 import type { RouterMetrics } from './metrics.js';
 import type { PodDrainControl } from './pod-control.js';
 import { callRoutes } from './routes/calls.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   trustProxy?: number | string[];
   /** Routes under /api/v1 with their own authentication (telephony webhooks). */
   providerRoutes?: Router;
+  /** Dates each request's arrival; one is started when not given. */
+  loopWatch?: EventLoopWatch;
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -45,6 +48,13 @@ export function buildApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', deps.trustProxy ?? 'loopback');
+
+  // First of all: when the request arrived. Its deadline counts from here.
+  const loopWatch = deps.loopWatch ?? new EventLoopWatch().start();
+  app.use((_req, res, next) => {
+    res.locals.arrivedAt = loopWatch.arrivalOf();
+    next();
+  });
 
   // Open: probes, metrics and the API's own description. Everything else
   // under /api/v1 needs a token of the route's scope, or a provider's signature.

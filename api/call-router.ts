@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../core/logger.js';
 import type { Pool } from '../core/pool-types.js';
 import { resolveRoute } from '../core/route.js';
 import { buildWsUrl } from '../core/ws-url.js';
-import type { RoutingStore } from '../lua/routing-store.js';
-import { CallEndedError, StoreUnavailableError } from './errors.js';
+import { RedisClock } from '../lua/redis-clock.js';
+import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
+import { CallEndedError, DeadlineExceededError, StoreUnavailableError } from './errors.js';
 import type { RouterMetrics } from './metrics.js';
 
 export interface AllocateCallRequest {
@@ -12,6 +15,11 @@ export interface AllocateCallRequest {
   tier?: string;
   /** Which telephony provider asked (fills `{provider}` in the ws_url template). */
   provider?: string;
+  /**
+   * When the request reached the router, monotonic ms (performance.now());
+   * its deadline is this plus the request timeout. Defaults to now.
+   */
+  arrivedAt?: number;
 }
 
 export interface Allocation {
@@ -32,6 +40,23 @@ export interface Release {
 export interface CallRouterOptions {
   defaultTier: string;
   wsUrlTemplate: string;
+  /**
+   * An allocation answers within this of its arrival, and Redis takes nothing
+   * for it after that (checked against Redis's clock). REDIS_COMMAND_TIMEOUT_MS.
+   */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
+
+/** Rejects when the monotonic `deadline` passes first; `work` is then left to settle unobserved. */
+function beforeDeadline<T>(work: Promise<T>, deadline: number, onLate: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onLate()), Math.max(0, deadline - performance.now()));
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /** A route resolved against one version of the pools. */
@@ -58,13 +83,21 @@ async function fromStore<T>(work: () => Promise<T>): Promise<T> {
 export class CallRouter {
   private view: PoolsView | undefined;
   private loading: Promise<PoolsView> | undefined;
+  private readonly clock: RedisClock;
+  private readonly timeoutMs: number;
+  /** Attempt tokens: this process's random prefix and a counter, unique without a syscall per request. */
+  private readonly tokenPrefix = randomBytes(6).toString('base64url');
+  private attempts = 0;
 
   constructor(
     private readonly store: RoutingStore,
     private readonly options: CallRouterOptions,
     private readonly metrics: RouterMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.clock = RedisClock.of(store.redis);
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
 
   private loadPools(): Promise<PoolsView> {
     // Concurrent requests that find the pools stale share one read.
@@ -92,19 +125,64 @@ export class CallRouter {
 
   /**
    * Returns the call's pod, or null when no pool in its route has a free slot.
-   * Throws CallEndedError when the call already ended (nothing is taken).
+   * Throws CallEndedError when the call already ended (nothing is taken), and
+   * StoreUnavailableError or DeadlineExceededError when it could not be
+   * answered within the request timeout: then Redis holds nothing for it.
    */
   async allocate(request: AllocateCallRequest): Promise<Allocation | null> {
+    try {
+      return await this.allocateBeforeDeadline(request, (request.arrivedAt ?? performance.now()) + this.timeoutMs);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError || err instanceof DeadlineExceededError) {
+        this.metrics.allocations.inc({ pool: '', result: 'error' });
+        this.logger.warn('allocation failed', { call_sid: request.callSid, merchant_id: request.merchantId, error: err.message });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * One allocate script run, bounded by the request's deadline: the script
+   * takes nothing after it (Redis's clock), and when the router gives up
+   * first, the attempt is undone right behind it on the same connection,
+   * so an answered 503 never holds a slot.
+   */
+  private async runAllocate(request: AllocateCallRequest, route: string[], version: string, deadline: number): Promise<AllocateOutcome> {
+    const token = `${this.tokenPrefix}.${(this.attempts = (this.attempts + 1) % Number.MAX_SAFE_INTEGER)}`;
+    const deadlineRedisMs = await fromStore(() => beforeDeadline(this.clock.toRedisMs(deadline), deadline, () => new Error('Redis clock not measured in time')));
+    if (performance.now() >= deadline) throw new DeadlineExceededError();
+    const sent = this.store.allocate(request.callSid, route, version, request.merchantId ?? '', { deadlineRedisMs, token });
+    try {
+      return await beforeDeadline(sent, deadline, () => new Error(`no answer from Redis within ${this.timeoutMs} ms`));
+    } catch (err) {
+      // Sent after the allocate on the same connection, Redis runs it after:
+      // it frees the slot if the allocate took one. Nothing to send when the
+      // connection is gone: what was not run by then runs past its deadline.
+      if (this.store.redis.status === 'ready') {
+        this.store
+          .abandon(request.callSid, token)
+          .then((freed) => {
+            if (freed) this.logger.info('abandoned allocation undone', { call_sid: request.callSid });
+          })
+          .catch((e: Error) => this.logger.warn('could not undo an abandoned allocation; its deadline keeps Redis from running it late', { call_sid: request.callSid, error: e.message }));
+      }
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  private async allocateBeforeDeadline(request: AllocateCallRequest, deadline: number): Promise<Allocation | null> {
+    if (performance.now() >= deadline) throw new DeadlineExceededError();
     const started = process.hrtime.bigint();
     const tier = request.tier ?? this.options.defaultTier;
-    let view = this.view ?? (await fromStore(() => this.loadPools()));
+    let view = this.view ?? (await fromStore(() => beforeDeadline(this.loadPools(), deadline, () => new Error('pools not read in time'))));
     for (let attempt = 0; attempt < 5; attempt++) {
       const route = this.routeFor(view, request.merchantId, tier);
-      const outcome = await fromStore(() => this.store.allocate(request.callSid, route, view.version, request.merchantId ?? ''));
+      const outcome = await this.runAllocate(request, route, view.version, deadline);
       if (outcome.kind === 'stale') {
-        view = await fromStore(() => this.loadPools());
+        view = await fromStore(() => beforeDeadline(this.loadPools(), deadline, () => new Error('pools not read in time')));
         continue;
       }
+      if (outcome.kind === 'late') throw new StoreUnavailableError(new Error('Redis ran the allocation after its deadline; nothing was taken'));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.allocationSeconds.observe(seconds);
       const log = { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: Math.round(seconds * 1e6) / 1e3 };
@@ -139,7 +217,13 @@ export class CallRouter {
 
   /** Returns what was released, or null when the call is unknown or already released. */
   async release(callSid: string, reason = 'release'): Promise<Release | null> {
-    const released = await fromStore(() => this.store.release(callSid));
+    let released;
+    try {
+      released = await fromStore(() => this.store.release(callSid));
+    } catch (err) {
+      this.metrics.releases.inc({ pool: '', result: 'error' });
+      throw err;
+    }
     if (!released) {
       this.metrics.releases.inc({ pool: '', result: 'not_found' });
       this.logger.info('release of unknown call', { call_sid: callSid, reason });

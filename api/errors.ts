@@ -38,6 +38,18 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The request waited past its deadline before the router could send it to
+ * Redis (the router was stalled or overloaded): nothing was done, the client
+ * has likely given up already; a retry is safe.
+ */
+export class DeadlineExceededError extends Error {
+  override name = 'DeadlineExceededError';
+  constructor() {
+    super('request deadline exceeded before it was served');
+  }
+}
+
 /** What body-parser reports, mapped to what the client should read. */
 const PARSER_ERRORS: Record<string, [number, string]> = {
   'entity.parse.failed': [400, 'request body is not valid JSON'],
@@ -57,6 +69,11 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (err instanceof HttpError) {
       res.status(err.status).json(err.body);
+      return;
+    }
+    if (err instanceof DeadlineExceededError) {
+      logger.warn('request deadline exceeded', { path: req.path });
+      res.status(503).set('Retry-After', '1').json({ success: false, error: 'deadline exceeded' });
       return;
     }
     if (err instanceof StoreUnavailableError) {

@@ -13,9 +13,14 @@
   ARGV[2] call_sid
   ARGV[3] pools version the caller resolved the route with
   ARGV[4] merchant id ('' for none)
-  ARGV[5..] route: pool names, in the order to try them
+  ARGV[5] deadline, Redis time in ms (TIME): past it the router has already
+          answered (or will answer) 503, so nothing may be taken
+  ARGV[6] attempt token, recorded on a new call so the router that gave up
+          on this attempt can undo exactly it (see abandon-2.lua)
+  ARGV[7..] route: pool names, in the order to try them
 
   Returns
+    { 'late' }                  Redis ran the script after its deadline: nothing read or taken
     { 'existing', pod, pool }   the call already had a slot; nothing changed
     { 'allocated', pod, pool }  a new slot was taken
     { 'ended', reason, ended_ms } the call ended a moment ago (its tombstone,
@@ -26,6 +31,12 @@
 --@include "includes/keys.lua"
 
 local base, sid = ARGV[1], ARGV[2]
+-- Redis's own clock, not the router's: a script Redis runs late (it was
+-- paused, or the command queued behind a backlog) does no work.
+if nowMs() > tonumber(ARGV[5]) then
+  return { 'late' }
+end
+
 local existing = redis.call('HMGET', KEYS[1], 'pod', 'pool')
 if existing[1] then
   return { 'existing', existing[1], existing[2] }
@@ -41,7 +52,7 @@ if version ~= ARGV[3] then
   return { 'stale', version }
 end
 
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local pool = ARGV[i]
   local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds')
   local capacity = tonumber(cfg[1])
@@ -60,7 +71,7 @@ for i = 5, #ARGV do
       local now = nowMs()
       redis.call('SADD', podCallsKey(base, pod), sid)
       redis.call('ZINCRBY', availKey, 1, pod)
-      redis.call('HSET', KEYS[1], 'pod', pod, 'pool', pool, 'merchant_id', ARGV[4], 'started_ms', now)
+      redis.call('HSET', KEYS[1], 'pod', pod, 'pool', pool, 'merchant_id', ARGV[4], 'started_ms', now, 'attempt', ARGV[6])
       redis.call('ZADD', KEYS[2], now + (tonumber(cfg[3]) or 14400) * 1000, sid)
       return { 'allocated', pod, pool }
     end

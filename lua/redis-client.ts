@@ -5,12 +5,28 @@ import type { Logger } from '../core/logger.js';
  * A Redis client that fails fast instead of queueing: while Redis is down a
  * request gets a 503 at once (or after commandTimeoutMs when Redis hangs),
  * never waits without bound. It reconnects by itself, with backoff.
+ *
+ * Every setting serves one rule: no command runs after its request was
+ * answered, unless the script itself refuses it (the allocate deadline).
+ * - enableOfflineQueue false: while disconnected a command fails at once; a
+ *   queue would send it on reconnect, long after the client got its 503.
+ * - maxRetriesPerRequest 0: commands in flight when the connection drops
+ *   fail at once instead of waiting through reconnect attempts.
+ * - autoResendUnfulfilledCommands false: commands sent but unanswered when
+ *   the connection dropped are not sent again on the new one (ioredis would,
+ *   by default): their requests have been answered already.
+ * - commandTimeout: a hung Redis (paused, overloaded) costs a request at most
+ *   this; the command stays on the wire, and the allocate script's deadline
+ *   (Redis time) is what keeps it from taking a slot when Redis gets to it.
+ * - no auto-pipelining and one connection: commands run in the order they
+ *   were sent, which an abandoned allocation's undo relies on.
  */
 export function createRedisClient(url: string, commandTimeoutMs: number, logger: Logger): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 2000),
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),

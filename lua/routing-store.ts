@@ -7,6 +7,7 @@ import { defineLuaCommands } from './script-loader.js';
 /** The Lua commands as ioredis exposes them once defined. */
 interface LuaCommands {
   allocate(callKey: string, deadlines: string, version: string, ...args: string[]): Promise<string[]>;
+  abandon(callKey: string, deadlines: string, base: string, sid: string, token: string): Promise<number>;
   release(callKey: string, deadlines: string, base: string, sid: string, tombstoneSeconds: string): Promise<string[] | null>;
   reapExpired(deadlines: string, term: string, base: string, limit: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
   drainPod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<[string, number] | null>;
@@ -50,7 +51,19 @@ export type AllocateOutcome =
   | { kind: 'existing' | 'allocated'; pod: string; pool: string }
   | { kind: 'ended'; reason: CallEndReason; endedAt: Date }
   | { kind: 'stale'; version: string }
+  | { kind: 'late' }
   | { kind: 'none' };
+
+/** What ties an allocation to the request that asked for it. */
+export interface AllocateAttempt {
+  /** Redis time (ms) after which the script must take nothing: the router has answered by then. */
+  deadlineRedisMs: number;
+  /** Recorded on the call, so {@link RoutingStore.abandon} undoes exactly this attempt. */
+  token: string;
+}
+
+/** For callers that answer nobody (tests, tools): no deadline. */
+const NO_DEADLINE: AllocateAttempt = { deadlineRedisMs: Number.MAX_SAFE_INTEGER, token: '' };
 
 export interface ReleasedCall {
   pod: string;
@@ -165,14 +178,23 @@ export class RoutingStore {
     this.lua = redis as unknown as LuaCommands;
   }
 
-  async allocate(callSid: string, route: readonly string[], poolsVersion: string, merchantId = ''): Promise<AllocateOutcome> {
+  async allocate(callSid: string, route: readonly string[], poolsVersion: string, merchantId = '', attempt: AllocateAttempt = NO_DEADLINE): Promise<AllocateOutcome> {
     const k = this.keys;
-    const reply = await this.lua.allocate(k.call(callSid), k.deadlines, k.poolsVersion, k.base, callSid, poolsVersion, merchantId, ...route);
+    const reply = await this.lua.allocate(k.call(callSid), k.deadlines, k.poolsVersion, k.base, callSid, poolsVersion, merchantId, String(attempt.deadlineRedisMs), attempt.token, ...route);
     const [kind, a, b] = reply;
     if (kind === 'existing' || kind === 'allocated') return { kind, pod: a as string, pool: b as string };
     if (kind === 'stale') return { kind, version: a as string };
+    if (kind === 'late') return { kind };
     if (kind === 'ended') return { kind, reason: a as CallEndReason, endedAt: new Date(Number(b)) };
     return { kind: 'none' };
+  }
+
+  /**
+   * Undoes the allocation `token` made, if it made one; run it on the same
+   * connection as the allocate, after it. True when a slot was freed.
+   */
+  async abandon(callSid: string, token: string): Promise<boolean> {
+    return (await this.lua.abandon(this.keys.call(callSid), this.keys.deadlines, this.keys.base, callSid, token)) === 1;
   }
 
   async release(callSid: string): Promise<ReleasedCall | null> {

@@ -25,7 +25,7 @@ export function callRoutes(router: CallRouter): Router {
 
   routes.post('/allocate', async (req, res) => {
     const body = validateBody<AllocateBody>('AllocateRequest', req.body);
-    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier });
+    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined });
     if (!allocation) throw new HttpError(503, { success: false, error: 'no pods available' });
     // Field order as the reference system writes it.
     res.json({

@@ -3,7 +3,9 @@
 -- ended_ms) that expires after tombstoneSeconds. While it lives, allocate
 -- answers 'ended' for the call and takes nothing: a provider retry, a
 -- replayed webhook or an allocation that arrives after the call's release
--- must never hold a slot that nothing would release.
+-- must never hold a slot that nothing would release. reason false: no
+-- tombstone (an allocation undone because its router gave up on it; the
+-- call itself goes on and its retry must be served).
 -- Returns { pod, pool, draining } or false when the call is unknown.
 local function endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
   local ck = callKey(base, sid)
@@ -13,9 +15,11 @@ local function endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
   redis.call('DEL', ck)
   redis.call('ZREM', deadlinesKey, sid)
   redis.call('SREM', podCallsKey(base, pod), sid)
-  local tk = endedCallKey(base, sid)
-  redis.call('HSET', tk, 'reason', reason, 'pod', pod, 'pool', pool or '', 'ended_ms', nowMs())
-  redis.call('EXPIRE', tk, tombstoneSeconds)
+  if reason then
+    local tk = endedCallKey(base, sid)
+    redis.call('HSET', tk, 'reason', reason, 'pod', pod, 'pool', pool or '', 'ended_ms', nowMs())
+    redis.call('EXPIRE', tk, tombstoneSeconds)
+  end
   local pk = podKey(base, pod)
   local draining = '0'
   local f = redis.call('HMGET', pk, 'pool', 'draining')

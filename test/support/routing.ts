@@ -73,11 +73,14 @@ export interface TestRouter {
 }
 
 /** The real Express app over a real Redis, in process. */
-export function routerApp(store: RoutingStore, options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; telephony?: TelephonyOptions } = {}): TestRouter {
+export function routerApp(
+  store: RoutingStore,
+  options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; telephony?: TelephonyOptions; requestTimeoutMs?: number } = {},
+): TestRouter {
   const metrics = new RouterMetrics(store);
   const logger = silentLogger();
-  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}' }, metrics, logger);
+  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}', requestTimeoutMs: options.requestTimeoutMs }, metrics, logger);
   const providerRoutes = options.telephony ? telephonyRoutes(router, options.telephony, metrics.registry, logger) : undefined;
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: 1000, providerRoutes });
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: options.requestTimeoutMs ?? 1000, providerRoutes });
   return { app, store, router, metrics };
 }

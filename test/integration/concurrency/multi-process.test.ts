@@ -39,7 +39,9 @@ let store: RoutingStore;
 beforeAll(async () => {
   const prefix = `mp-${randomUUID().slice(0, 8)}`;
   const file = fleetFile();
-  const env = { REDIS_URL: testRedisUrl(), KEY_PREFIX: prefix };
+  // A burst of 1,000 requests on a small machine takes longer than the default
+  // 1 s request deadline; here only serialization is under test, not latency.
+  const env = { REDIS_URL: testRedisUrl(), KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '15000' };
   routers = await Promise.all([0, 1, 2].map(() => startRouterProcess(['standalone', '--config', file], env)));
   redis = testRedisClient();
   store = new RoutingStore(redis, prefix);

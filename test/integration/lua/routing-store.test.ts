@@ -44,6 +44,40 @@ async function dump(s: RoutingStore): Promise<Record<string, unknown>> {
   return out;
 }
 
+describe('deadlines and abandoned attempts', () => {
+  const redisNowMs = async () => {
+    const [s, us] = (await redis.time()) as unknown as [string, string];
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  };
+
+  test('an allocate Redis runs after its deadline (Redis time) takes nothing, not even for a known call', async () => {
+    await store.syncPool(pool('p', { capacity: 1 }), [member('a')]);
+    const before = await dump(store);
+    const late = await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: (await redisNowMs()) - 1, token: 't1' });
+    expect(late).toEqual({ kind: 'late' });
+    expect(await dump(store)).toEqual(before);
+    const inTime = await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: (await redisNowMs()) + 60_000, token: 't2' });
+    expect(inTime).toMatchObject({ kind: 'allocated', pod: 'a' });
+  });
+
+  test('abandon undoes exactly the attempt that took the slot, and leaves no tombstone', async () => {
+    await store.syncPool(pool('p', { capacity: 1 }), [member('a')]);
+    const before = await dump(store);
+    const deadline = (await redisNowMs()) + 60_000;
+    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'mine' })).toMatchObject({ kind: 'allocated' });
+    // Another attempt for the same call found it allocated: undoing that one changes nothing.
+    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'other' })).toMatchObject({ kind: 'existing' });
+    expect(await store.abandon('x', 'other')).toBe(false);
+    expect(await store.call('x')).not.toBeNull();
+    expect(await store.abandon('x', 'mine')).toBe(true);
+    expect(await dump(store)).toEqual(before);
+    expect(await store.endedCall('x')).toBeNull();
+    // The call is not over: its retry is served.
+    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'retry' })).toMatchObject({ kind: 'allocated' });
+    expect(await store.abandon('y', 'never-sent')).toBe(false);
+  });
+});
+
 describe('allocation', () => {
   test('an exclusive pod never holds two calls; a shared pod never exceeds its capacity', async () => {
     await store.syncPool(pool('ex', { capacity: 1 }), [member('a'), member('b')]);
