@@ -26,6 +26,12 @@ export class RouterMetrics {
     labelNames: ['pool', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly countDrift = new Counter({
+    name: 'smart_router_pool_count_drift_total',
+    help: "Pool counters the leader's periodic exact recount found wrong and repaired, by pool and counter.",
+    labelNames: ['pool', 'counter'] as const,
+    registers: [this.registry],
+  });
   readonly allocationSeconds = new Histogram({
     name: 'smart_router_allocation_duration_seconds',
     help: 'Time to answer an allocation, from request parsed to response ready.',
@@ -58,6 +64,7 @@ export class RouterMetrics {
     poolGauge('smart_router_pool_pods', 'Pods that belong to the pool.', (s) => s.pods);
     poolGauge('smart_router_pool_ready_pods', 'Ready pods in the pool.', (s) => s.ready);
     poolGauge('smart_router_pool_draining_pods', 'Draining pods in the pool.', (s) => s.draining);
+    poolGauge('smart_router_pool_busy_pods', 'Pods of the pool holding at least one call.', (s) => s.busy);
     poolGauge('smart_router_pool_active_calls', "Calls on the pool's pods.", (s) => s.active_calls);
     poolGauge('smart_router_pool_free_slots', 'Calls the pool can still take.', (s) => s.free_slots);
     new Gauge({

@@ -29,6 +29,7 @@
     { 'none' }                  no pool in the route has a free slot
 ]]
 --@include "includes/keys.lua"
+--@include "includes/pool-counts.lua"
 
 local base, sid = ARGV[1], ARGV[2]
 -- Redis's own clock, not the router's: a script Redis runs late (it was
@@ -54,7 +55,7 @@ end
 
 for i = 7, #ARGV do
   local pool = ARGV[i]
-  local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds')
+  local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds', 'recounting')
   local capacity = tonumber(cfg[1])
   if capacity then
     local availKey = poolAvailKey(base, pool)
@@ -70,7 +71,9 @@ for i = 7, #ARGV do
     if pod then
       local now = nowMs()
       redis.call('SADD', podCallsKey(base, pod), sid)
-      redis.call('ZINCRBY', availKey, 1, pod)
+      local calls = tonumber(redis.call('ZINCRBY', availKey, 1, pod))
+      -- The pod was allocatable and below capacity: one slot fewer, one call more.
+      addToPoolCounts(base, pool, pod, { calls = 1, free = -1, busy = calls == 1 and 1 or 0 }, cfg[4] == '1')
       redis.call('HSET', KEYS[1], 'pod', pod, 'pool', pool, 'merchant_id', ARGV[4], 'started_ms', now, 'attempt', ARGV[6])
       redis.call('ZADD', KEYS[2], now + (tonumber(cfg[3]) or 14400) * 1000, sid)
       return { 'allocated', pod, pool }

@@ -22,6 +22,7 @@ local base, pool = ARGV[1], ARGV[2]
 requireTerm(KEYS[3], ARGV[3])
 local members = redis.call('SMEMBERS', poolMembersKey(base, pool))
 for _, pod in ipairs(members) do detachPodFromPool(base, pod) end
-redis.call('DEL', poolConfigKey(base, pool), poolAvailKey(base, pool), poolMembersKey(base, pool))
+redis.call('DEL', poolConfigKey(base, pool), poolAvailKey(base, pool), poolMembersKey(base, pool),
+  poolCountsKey(base, pool), poolRecountKey(base, pool), poolRecountedKey(base, pool))
 if redis.call('HDEL', KEYS[1], pool) == 1 then bumpPoolsVersion(KEYS[2], ARGV[4]) end
 return #members

@@ -23,6 +23,7 @@ local base, pod = ARGV[1], ARGV[2]
 if ARGV[3] ~= '1' then requireTerm(KEYS[2], ARGV[4]) end
 local pool = redis.call('HGET', KEYS[1], 'pool')
 if not pool then return nil end
+local before = podShare(base, pod)
 redis.call('HSET', KEYS[1], 'draining', ARGV[3])
-refreshPodAvailability(base, pod)
+settlePod(base, pod, before)
 return { pool, redis.call('SCARD', podCallsKey(base, pod)) }

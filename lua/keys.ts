@@ -28,6 +28,11 @@ export interface RoutingKeys {
   poolMembers(pool: string): string;
   /** A provider webhook's nonce, remembered for its validity window (no script uses it: SET NX EX is one command). */
   webhookNonce(provider: string, nonceDigest: string): string;
+  /** The pool's counters: ready, draining, calls, busy, free (see lua/includes/pool-counts.lua). */
+  poolCounts(pool: string): string;
+  /** Scratch keys of an exact recount in progress: partial sums, and the pods already counted. */
+  poolRecount(pool: string): string;
+  poolRecounted(pool: string): string;
 }
 
 
@@ -52,5 +57,8 @@ export function routingKeys(prefix: string): RoutingKeys {
     poolAvail: (pool) => `${base}pool:${pool}:avail`,
     poolMembers: (pool) => `${base}pool:${pool}:members`,
     webhookNonce: (provider, nonceDigest) => `${base}nonce:${provider}:${nonceDigest}`,
+    poolCounts: (pool) => `${base}pool:${pool}:counts`,
+    poolRecount: (pool) => `${base}pool:${pool}:recount`,
+    poolRecounted: (pool) => `${base}pool:${pool}:recounted`,
   };
 }

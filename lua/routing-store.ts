@@ -18,6 +18,7 @@ interface LuaCommands {
   beginTerm(term: string, leaseTransitions: string): Promise<number>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
   claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
+  recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
 }
 
 export interface OwnerClaim {
@@ -89,6 +90,8 @@ export interface PoolCounts {
   pods: number;
   ready: number;
   draining: number;
+  /** Pods holding at least one call. */
+  busy: number;
   active_calls: number;
   free_slots: number;
   capacity: number;
@@ -98,6 +101,16 @@ export interface RoutingStatus {
   active_calls: number;
   pools: Record<string, PoolCounts>;
 }
+
+/** A pool counter the exact recount found wrong, and repaired. */
+export interface CountDrift {
+  field: 'ready' | 'draining' | 'calls' | 'busy' | 'free';
+  kept: number;
+  exact: number;
+}
+
+/** Pods per recount batch: each batch is one script, so allocations never wait behind a whole pool. */
+export const RECOUNT_BATCH = 500;
 
 export interface PoolsSnapshot {
   version: string;
@@ -261,6 +274,28 @@ export class RoutingStore {
 
   async status(): Promise<RoutingStatus> {
     return JSON.parse(await this.lua.poolStatus(this.keys.poolSpecs, this.keys.deadlines, this.keys.base)) as RoutingStatus;
+  }
+
+  /**
+   * Counts the pool's counters exactly from its pods, in batches, and repairs
+   * them. Returns the counters that had drifted ([] when none), or null when
+   * the recount was abandoned because the pool changed under it (retry later).
+   */
+  async recountPool(pool: string, batchSize = RECOUNT_BATCH): Promise<CountDrift[] | null> {
+    const k = this.keys;
+    const members = await this.redis.smembers(k.poolMembers(pool));
+    const batches = Math.max(1, Math.ceil(members.length / batchSize));
+    for (let i = 0; i < batches; i++) {
+      const pods = members.slice(i * batchSize, (i + 1) * batchSize);
+      const reply = await fenced(this.lua.recountPool(k.poolSpecs, k.leaderTerm, k.base, pool, i === 0 ? '1' : '0', i === batches - 1 ? '1' : '0', this.term, ...pods));
+      if (reply[0] === 'abandoned') return null;
+      if (reply[0] === 'done') {
+        const drift: CountDrift[] = [];
+        for (let j = 1; j + 2 < reply.length; j += 3) drift.push({ field: reply[j] as CountDrift['field'], kept: Number(reply[j + 1]), exact: Number(reply[j + 2]) });
+        return drift;
+      }
+    }
+    throw new Error(`recount of pool ${pool}: the last batch did not finish the recount`);
   }
 
   /** Pool specs and the version they carry, read atomically. */

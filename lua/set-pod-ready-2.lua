@@ -18,6 +18,7 @@
 
 requireTerm(KEYS[2], ARGV[4])
 if not redis.call('HGET', KEYS[1], 'pool') then return nil end
+local before = podShare(ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[1], 'ready', ARGV[3])
-refreshPodAvailability(ARGV[1], ARGV[2])
+settlePod(ARGV[1], ARGV[2], before)
 return 1

@@ -41,7 +41,19 @@ if redis.call('HGET', KEYS[1], pool) ~= ARGV[3] then
   redis.call('HSET', KEYS[1], pool, ARGV[3])
   bumpPoolsVersion(KEYS[2], ARGV[9])
 end
-redis.call('HSET', poolConfigKey(base, pool), 'capacity', ARGV[4], 'scheduling', ARGV[5], 'max_call_seconds', ARGV[6])
+local configKey = poolConfigKey(base, pool)
+local oldCapacity = redis.call('HGET', configKey, 'capacity')
+redis.call('HSET', configKey, 'capacity', ARGV[4], 'scheduling', ARGV[5], 'max_call_seconds', ARGV[6])
+if oldCapacity ~= ARGV[4] then
+  -- Every pod's free share changed at once: count free slots afresh, and
+  -- void a recount in progress, whose partial sums used the old capacity.
+  redis.call('HSET', poolCountsKey(base, pool), 'free', freeSlotsFromAvail(base, pool, tonumber(ARGV[4])))
+  redis.call('HDEL', configKey, 'recounting')
+  redis.call('DEL', poolRecountKey(base, pool), poolRecountedKey(base, pool))
+end
+
+-- Every counter exists from the start, so a call that comes and goes leaves the hash as it found it.
+for _, field in ipairs(COUNT_FIELDS) do redis.call('HSETNX', poolCountsKey(base, pool), field, 0) end
 
 local wanted = {}
 for i = 10, #ARGV, 4 do wanted[ARGV[i]] = true end
@@ -56,10 +68,7 @@ for i = 10, #ARGV, 4 do
   local pod, ready, draining, incarnation = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local pk = podKey(base, pod)
   local f = redis.call('HMGET', pk, 'pool', 'incarnation')
-  if f[1] and f[1] ~= '' and f[1] ~= pool then
-    redis.call('ZREM', poolAvailKey(base, f[1]), pod)
-    redis.call('SREM', poolMembersKey(base, f[1]), pod)
-  end
+  -- Calls end first, while the pod is still where they were counted.
   if f[2] and f[2] ~= '' and incarnation ~= '' and f[2] ~= incarnation then
     -- Incarnation is "<uid>:<restarts>": another uid is another pod under the same name.
     local reason = f[2]:match('^[^:]*') == incarnation:match('^[^:]*') and 'pod_restarted' or 'pod_gone'
@@ -70,9 +79,14 @@ for i = 10, #ARGV, 4 do
       reaped[#reaped + 1] = ended[j + 1]
     end
   end
+  local before = podShare(base, pod)
+  if f[1] and f[1] ~= '' and f[1] ~= pool then
+    redis.call('ZREM', poolAvailKey(base, f[1]), pod)
+    redis.call('SREM', poolMembersKey(base, f[1]), pod)
+  end
   redis.call('HSET', pk, 'pool', pool, 'ready', ready, 'draining', draining, 'incarnation', incarnation)
   redis.call('SADD', membersKey, pod)
   redis.call('SADD', podIndexKey(base), pod)
-  refreshPodAvailability(base, pod)
+  settlePod(base, pod, before)
 end
 return reaped

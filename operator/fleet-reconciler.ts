@@ -73,7 +73,7 @@ export class FleetReconciler {
     this.retryBaseMs = options.writeRetryBaseMs ?? 200;
     this.retryMaxMs = options.writeRetryMaxMs ?? 30_000;
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
-    this.routing = new RoutingSync(deps.store, deps.logger, { fullResyncMs: options.fullResyncMs });
+    this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs });
     this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
     this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry });
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));

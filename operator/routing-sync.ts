@@ -1,8 +1,10 @@
+import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
 import type { RoutingStore } from '../lua/routing-store.js';
 import { endCallsOfPods, endReason, podsToEnd, type CallEnding } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
+import { recountPoolCounters } from './pool-recount.js';
 
 export interface RoutingSyncOptions {
   /** Rewrite all routing state in Redis at least this often, changed or not. */
@@ -27,6 +29,7 @@ export class RoutingSync {
   constructor(
     private readonly store: RoutingStore,
     private readonly logger: Logger,
+    private readonly metrics: RouterMetrics,
     private readonly options: RoutingSyncOptions,
   ) {}
 
@@ -49,7 +52,8 @@ export class RoutingSync {
     if (drifted) {
       logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version, pools_lost: lost });
     }
-    if (drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs) {
+    const fullResync = drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs;
+    if (fullResync) {
       this.fingerprints.clear();
       this.lastFullSyncMs = now;
     }
@@ -73,6 +77,11 @@ export class RoutingSync {
     }
     const endings = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members });
     ended.push(...(await endCallsOfPods(store, endings, beforeWrite)));
+    // The pool counters too are checked against an exact count, in batches, on every full resync.
+    if (fullResync) {
+      beforeWrite();
+      await recountPoolCounters(store, pools.map((p) => p.name), this.metrics, logger);
+    }
     this.routingVersion = await store.poolsVersion();
     return ended;
   }

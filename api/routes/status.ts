@@ -24,6 +24,7 @@ export function statusRoutes(store: RoutingStore, router: CallRouter, isLeader: 
         pods: c?.pods ?? 0,
         ready: c?.ready ?? 0,
         draining: c?.draining ?? 0,
+        busy: c?.busy ?? 0,
         active_calls: c?.active_calls ?? 0,
         free_slots: c?.free_slots ?? 0,
       };

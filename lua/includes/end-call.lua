@@ -14,7 +14,8 @@ local function endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
   if not pod then return false end
   redis.call('DEL', ck)
   redis.call('ZREM', deadlinesKey, sid)
-  redis.call('SREM', podCallsKey(base, pod), sid)
+  local callsKey = podCallsKey(base, pod)
+  local removed = redis.call('SREM', callsKey, sid) == 1
   if reason then
     local tk = endedCallKey(base, sid)
     redis.call('HSET', tk, 'reason', reason, 'pod', pod, 'pool', pool or '', 'ended_ms', nowMs())
@@ -22,15 +23,26 @@ local function endCall(base, deadlinesKey, sid, reason, tombstoneSeconds)
   end
   local pk = podKey(base, pod)
   local draining = '0'
-  local f = redis.call('HMGET', pk, 'pool', 'draining')
+  local f = redis.call('HMGET', pk, 'pool', 'draining', 'ready')
   if f[1] then
     draining = f[2] or '0'
-    if f[1] == '' and redis.call('SCARD', podCallsKey(base, pod)) == 0 then
-      -- The pod had left its pool and this was its last call.
-      redis.call('DEL', pk)
-      redis.call('SREM', podIndexKey(base), pod)
+    local calls = redis.call('SCARD', callsKey)
+    if f[1] == '' then
+      if calls == 0 then
+        -- The pod had left its pool and this was its last call.
+        redis.call('DEL', pk)
+        redis.call('SREM', podIndexKey(base), pod)
+      end
     else
-      refreshPodAvailability(base, pod)
+      -- What refreshPodAvailability and podShare would read, read once: this is the release path.
+      local cfg = redis.call('HMGET', poolConfigKey(base, f[1]), 'capacity', 'recounting')
+      local share = shareOf(f[1], f[3] == '1', f[2] == '1', calls, tonumber(cfg[1]) or 1, cfg[2] == '1')
+      if removed then recordShareChange(base, pod, shareWithCalls(share, calls + 1), share) end
+      if f[3] == '1' and f[2] ~= '1' then
+        redis.call('ZADD', poolAvailKey(base, f[1]), calls, pod)
+      else
+        redis.call('ZREM', poolAvailKey(base, f[1]), pod)
+      end
     end
   end
   return { pod, pool, draining }

@@ -4,6 +4,11 @@
 local function poolConfigKey(base, pool) return base .. 'pool:' .. pool end
 local function poolAvailKey(base, pool) return base .. 'pool:' .. pool .. ':avail' end
 local function poolMembersKey(base, pool) return base .. 'pool:' .. pool .. ':members' end
+-- The pool's counters (see includes/pool-counts.lua), and the scratch keys of
+-- an exact recount in progress: partial sums, and the pods already counted.
+local function poolCountsKey(base, pool) return base .. 'pool:' .. pool .. ':counts' end
+local function poolRecountKey(base, pool) return base .. 'pool:' .. pool .. ':recount' end
+local function poolRecountedKey(base, pool) return base .. 'pool:' .. pool .. ':recounted' end
 local function podKey(base, pod) return base .. 'pod:' .. pod end
 local function podCallsKey(base, pod) return base .. 'pod:' .. pod .. ':calls' end
 local function callKey(base, sid) return base .. 'call:' .. sid end

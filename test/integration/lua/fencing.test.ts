@@ -39,6 +39,7 @@ test.each([
   ['set-pod-ready', (s: RoutingStore) => s.setReady('a', false)],
   ['drain-pod (undrain)', (s: RoutingStore) => s.setDraining('a', false)],
   ['reap-expired', (s: RoutingStore) => s.reapExpired()],
+  ['recount-pool', (s: RoutingStore) => s.recountPool('p')],
 ])('%s of a former leader is refused and changes nothing', async (_name, write) => {
   const before = await dump(oldLeader);
   await expect(write(oldLeader)).rejects.toThrow(FencedWriteError);
