@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadAll } from 'js-yaml';
 import { packageRoot } from '../../core/paths.js';
 import { CLUSTER_DIR, KubectlError } from '../../tools/kubectl.js';
 import { startRouterProcess } from '../../test/support/router-process.js';
@@ -16,6 +17,9 @@ const HELM = join(CLUSTER_DIR, 'bin', 'helm');
 const CHART = join(packageRoot, 'charts', 'smart-router');
 const helm = async (args: string[]) => (await run(HELM, args, { maxBuffer: 16 * 1024 * 1024 })).stdout;
 const template = (ns: string, sets: string[]) => helm(['template', 'r', CHART, '--namespace', ns, '--kube-version', '1.36.3', ...sets.flatMap((s) => ['--set', s])]);
+
+/** Every install names its token Secret, or says out loud that it runs without one. */
+const AUTH = 'auth.existingSecret=smart-router-tokens';
 
 const POOLS = [
   'pools[0].name=standard', 'pools[0].spec.tier=standard', 'pools[0].spec.exclusive=true', 'pools[0].spec.replicas=3',
@@ -33,18 +37,23 @@ afterAll(async () => {
 }, 60_000);
 
 test('helm lint passes, and the chart CRD is the published one', async () => {
-  const out = await helm(['lint', CHART, '--kube-version', '1.36.3', '--set', 'redis.url=redis://redis:6379']);
+  const out = await helm(['lint', CHART, '--kube-version', '1.36.3', '--set', 'redis.url=redis://redis:6379', '--set', AUTH]);
   expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   const [published, packaged] = await Promise.all([run('cat', [join(packageRoot, 'crds/voiceagentpool.yaml')]), run('cat', [join(CHART, 'crds/voiceagentpool.yaml')])]);
   expect(packaged.stdout).toBe(published.stdout);
 });
 
 test.each([
-  [['redis.url=redis://r:6379', 'replicaCount=0'], /replicaCount.*minimum/],
-  [['redis.url=redis://r:6379', 'config.logLevel=loud'], /logLevel/],
-  [['redis.url=redis://r:6379', 'config.logLevell=info'], /additional properties 'logLevell' not allowed/],
-  [['redis.url=localhost:6379'], /redis\/url/],
-  [[], /set redis\.url, redis\.existingSecret, or redis\.bundled\.enabled=true/],
+  [['redis.url=redis://r:6379', AUTH, 'replicaCount=0'], /replicaCount.*minimum/],
+  [['redis.url=redis://r:6379', AUTH, 'config.logLevel=loud'], /logLevel/],
+  [['redis.url=redis://r:6379', AUTH, 'config.logLevell=info'], /additional properties 'logLevell' not allowed/],
+  [['redis.url=localhost:6379', AUTH], /redis\/url/],
+  [[AUTH], /set redis\.url, redis\.existingSecret, or redis\.bundled\.enabled=true/],
+  [['redis.url=redis://r:6379'], /auth: set auth\.existingSecret .*or, to install with the API open to anyone who reaches it, auth\.insecureNoToken=true/],
+  [['redis.url=redis://r:6379', 'auth.insecureNoToken=false'], /auth: set auth\.existingSecret/],
+  [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel'], /telephony\.publicUrl is required while telephony\.verifySignatures is true/],
+  [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel', 'telephony.publicUrl=router.example.com'], /publicUrl/],
+  [['redis.url=redis://r:6379', AUTH, 'config.trustProxy=any host'], /trustProxy/],
 ])('wrong values %j are refused with a clear message', async (sets, message) => {
   const err = await template('x', sets).then(
     () => undefined,
@@ -53,9 +62,28 @@ test.each([
   expect(err).toMatch(message);
 });
 
+test('the router gets its tokens as a mounted Secret it re-reads, or no credential only when the values say so out loud', async () => {
+  const router = (docs: string) => (loadAll(docs) as { kind?: string; metadata?: { name: string }; spec?: any }[]).find((d) => d?.kind === 'Deployment' && d.metadata?.name === 'r-smart-router')!.spec.template.spec; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const scoped = router(await template('x', ['redis.url=redis://r:6379', AUTH, 'auth.reloadSeconds=2']));
+  const env = Object.fromEntries(scoped.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+  expect(env).toMatchObject({ AUTH_TOKENS_DIR: '/etc/smart-router/tokens', AUTH_TOKENS_RELOAD_SECONDS: '2', TRUST_PROXY: '1' });
+  expect(env).not.toHaveProperty('API_TOKEN');
+  expect(scoped.containers[0].volumeMounts).toEqual([{ name: 'tokens', mountPath: '/etc/smart-router/tokens', readOnly: true }]);
+  expect(scoped.volumes).toEqual([{ name: 'tokens', secret: { secretName: 'smart-router-tokens', defaultMode: 0o440 } }]);
+  expect(scoped.securityContext.fsGroup).toBe(10001);
+
+  const open = await template('x', ['redis.url=redis://r:6379', 'auth.insecureNoToken=true']);
+  const openSpec = router(open);
+  expect(openSpec.containers[0].env.map((e: { name: string }) => e.name)).not.toContain('AUTH_TOKENS_DIR');
+  expect(openSpec.volumes).toBeUndefined();
+
+  const legacy = router(await template('x', ['redis.url=redis://r:6379', 'apiToken.existingSecret=tok']));
+  expect(legacy.containers[0].env.find((e: { name: string }) => e.name === 'API_TOKEN').valueFrom).toEqual({ secretKeyRef: { name: 'tok', key: 'api-token' } });
+});
+
 test('every rendered object passes the API server (dry run), with every option on', async () => {
   const rendered = await template(env.namespace, [
-    'redis.bundled.enabled=true', 'networkPolicy.enabled=true', 'apiToken.existingSecret=tok', 'telephony.existingSecret=tel', 'telephony.publicUrl=https://router.example.com', ...POOLS,
+    'redis.bundled.enabled=true', 'networkPolicy.enabled=true', AUTH, 'apiToken.existingSecret=tok', 'telephony.existingSecret=tel', 'telephony.publicUrl=https://router.example.com', ...POOLS,
   ]);
   const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: rendered, namespace: env.namespace });
   for (const kind of ['deployment.apps/r-smart-router', 'statefulset.apps/r-smart-router-redis', 'role.rbac.authorization.k8s.io/r-smart-router', 'poddisruptionbudget.policy/r-smart-router', 'networkpolicy.networking.k8s.io/r-smart-router', 'voiceagentpool.smartrouter.io/standard', 'deployment.apps/r-smart-router-ws', 'configmap/r-smart-router-ws']) {
@@ -64,7 +92,7 @@ test('every rendered object passes the API server (dry run), with every option o
 });
 
 test("applied for real, the ServiceAccount can do what the operator needs and nothing more, and the operator works with its token", async () => {
-  const rendered = await template(env.namespace, [`redis.url=${process.env.SMART_ROUTER_TEST_REDIS_URL}`, ...POOLS]);
+  const rendered = await template(env.namespace, [`redis.url=${process.env.SMART_ROUTER_TEST_REDIS_URL}`, AUTH, ...POOLS]);
   await kubectl(['apply', '-f', '-'], { input: rendered, namespace: env.namespace });
   const sa = `system:serviceaccount:${env.namespace}:r-smart-router`;
 
