@@ -6,6 +6,9 @@ import type { CallRouter } from './call-router.js';
 import { Credentials } from './credentials.js';
 import { errorMiddleware, HttpError } from './errors.js';
 import { EventLoopWatch } from './event-loop-watch.js';
+import { jsonBody } from './json-body.js';
+import { rateLimitPerClient, type RateLimit } from './rate-limit.js';
+import { ReadCache } from './read-cache.js';
 import type { RouterMetrics } from './metrics.js';
 import type { PodDrainControl } from './pod-control.js';
 import { callRoutes } from './routes/calls.js';
@@ -24,6 +27,10 @@ export interface AppDeps {
   /** Bearer tokens and their scopes; none configured leaves /api/v1 open. */
   credentials?: Credentials;
   redisCommandTimeoutMs: number;
+  /** How old a status or pod answer may be (ms): one Redis read per interval per replica; 0 reads every time. */
+  readCacheMs?: number;
+  /** Per-client limit on admin routes; off when unset. */
+  adminRateLimit?: RateLimit;
   /** Express `trust proxy`: a hop count or addresses/CIDRs (TRUST_PROXY); loopback when unset. */
   trustProxy?: number | string[];
   /** Routes under /api/v1 with their own authentication (telephony webhooks). */
@@ -33,6 +40,16 @@ export interface AppDeps {
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
+
+/** A declared Content-Length over the limit: 413 now, and the connection closed rather than read. */
+function refuseDeclaredOversize(limit: number): RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.get('content-length') ?? 0);
+    if (!(declared > limit)) return next();
+    res.set('Connection', 'close');
+    next(new HttpError(413, { error: `request body is larger than ${limit / 1024} KiB` }));
+  };
+}
 
 /** JSON bodies only; a body of another type is refused rather than ignored. */
 const jsonOnly: RequestHandler = (req, _res, next) => {
@@ -58,6 +75,8 @@ export function buildApp(deps: AppDeps): Express {
 
   // Open: probes, metrics and the API's own description. Everything else
   // under /api/v1 needs a token of the route's scope, or a provider's signature.
+  // Before anything reads a body: a declared length over the limit is answered at once.
+  app.use(refuseDeclaredOversize(MAX_BODY_BYTES));
   app.use(probeRoutes(deps.store, deps.metrics, deps.redisCommandTimeoutMs));
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -65,12 +84,14 @@ export function buildApp(deps: AppDeps): Express {
   if (deps.providerRoutes) app.use('/api/v1', deps.providerRoutes);
 
   const api = express.Router();
+  // Limited before authentication, so a client guessing tokens is slowed down too.
+  api.use(rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => scopeFor(req.path) === 'admin'));
   api.use(requireScope(deps.credentials ?? Credentials.none(), (req) => scopeFor(req.path)));
-  api.use(express.json({ limit: MAX_BODY_BYTES, strict: false }));
+  api.use(jsonBody(MAX_BODY_BYTES, 'request body is larger than 16 KiB'));
   api.use(jsonOnly);
   api.use(callRoutes(deps.router));
-  api.use(podRoutes(deps.store, deps.drain, deps.logger));
-  api.use(statusRoutes(deps.store, deps.router, deps.isLeader));
+  api.use(podRoutes(deps.store, deps.drain, deps.logger, new ReadCache(deps.readCacheMs ?? 0)));
+  api.use(statusRoutes(deps.store, deps.router, deps.isLeader, new ReadCache(deps.readCacheMs ?? 0)));
   app.use('/api/v1', api);
 
   app.use((req, _res, next) => next(new HttpError(404, { error: `no route for ${req.method} ${req.path}` })));

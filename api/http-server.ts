@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '../core/logger.js';
 
@@ -9,9 +9,30 @@ export interface RunningServer {
   close(timeoutMs: number): Promise<void>;
 }
 
-export function listen(app: Express, host: string, port: number, logger: Logger): Promise<RunningServer> {
+/** How long a client may take to send its request; a slow client is answered 408 and let go. */
+export interface RequestTimeouts {
+  /** The whole request, headers and body (Node's requestTimeout). */
+  requestMs: number;
+  /** The headers alone (Node's headersTimeout); at most requestMs. */
+  headersMs: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, headersMs: 5_000 };
+
+export function listen(app: Express, host: string, port: number, logger: Logger, timeouts: RequestTimeouts = DEFAULT_REQUEST_TIMEOUTS): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    // Node's defaults let a client that sends a byte a second hold a connection
+    // for 300 s, and check only every 30 s: our requests are small and quick.
+    const server = createServer(
+      {
+        requestTimeout: timeouts.requestMs,
+        headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+        connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+        maxHeaderSize: 16 * 1024,
+      },
+      app,
+    );
+    server.listen(port, host);
     server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
     server.once('error', reject);
     server.once('listening', () => {

@@ -18,6 +18,7 @@ export class Latencies {
 
 export interface HttpClient {
   post(path: string, body: unknown): Promise<number>;
+  get(path: string): Promise<number>;
   close(): void;
 }
 
@@ -38,6 +39,16 @@ export function httpClient(baseUrl: string, connections: number): HttpClient {
         );
         req.on('error', reject);
         req.end(payload);
+      });
+    },
+    get(path) {
+      return new Promise((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path, method: 'GET', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
       });
     },
     close: () => agent.destroy(),
@@ -106,4 +117,27 @@ export async function openLoop(client: HttpClient, paths: { allocate: string; re
   }
   await Promise.all(inflight);
   return { allocate, errors, achieved: total / ((now() - started) / 1000) };
+}
+
+/** GETs started at a fixed rate whatever the answers do (open loop). */
+export async function openLoopGet(client: HttpClient, path: string, perSecond: number, durationMs: number): Promise<{ latency: Latencies; errors: number; achieved: number; sent: number }> {
+  const latency = new Latencies();
+  let errors = 0;
+  const inflight: Promise<void>[] = [];
+  const started = now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / perSecond - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      (async () => {
+        const t0 = now();
+        const status = await client.get(path);
+        latency.add(now() - t0);
+        if (status !== 200) errors++;
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  return { latency, errors, achieved: total / ((now() - started) / 1000), sent: total };
 }

@@ -7,7 +7,7 @@ import { packageRoot } from '../core/paths.js';
 import { RoutingStore } from '../lua/routing-store.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { benchMembers, benchPool } from './fleet.js';
-import { closedLoop, httpClient, openLoop, type Latencies } from './load.js';
+import { closedLoop, httpClient, openLoop, openLoopGet, type Latencies } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -18,14 +18,14 @@ interface Server {
   child: ChildProcess;
 }
 
-async function startServer(args: string[]): Promise<Server> {
+async function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
   const [mode, redisUrl, ...rest] = args;
   // stdout goes where a container runtime would send it, not into this
   // process: reading the router's call logs here would slow the load generator.
   const child = spawn(process.execPath, [join(packageRoot, 'dist/bench/servers.js'), mode as string, redisUrl as string, String(port), ...rest], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env },
+    env: { ...process.env, ...env },
   });
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${mode} server exited with ${child.exitCode}`);
@@ -99,11 +99,52 @@ async function serverHistogram(url: string): Promise<{ count: number; buckets: M
   return { count, buckets };
 }
 
+/** Script runs (eval/evalsha that did not fail) and their Redis time, from Redis's own command statistics. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  let calls = 0;
+  let usec = 0;
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+),usec=(\d+),.*failed_calls=(\d+)/gm)) {
+    calls += Number(m[1]) - Number(m[3]);
+    usec += Number(m[2]);
+  }
+  return { calls, usec };
+}
+
+async function statusUnderLoad(redisUrl: string, servers: Server[]): Promise<void> {
+  const PODS = 1000;
+  const RATE = 1000;
+  const CACHE_MS = 1000;
+  const redis = new Redis(redisUrl);
+  console.log(`\n4. GET /api/v1/status at ${RATE}/s for ${SECONDS}s against one replica, ${PODS} pods (pool-status is O(pods)); script runs counted by Redis`);
+  const results: Record<string, { runs: number; usec: number; achieved: number; p99: number }> = {};
+  // The cached server first: the uncached one leaves Redis with a backlog.
+  for (const [name, cacheMs] of [[`cache ${CACHE_MS} ms`, CACHE_MS], ['no cache (baseline)', 0]] as const) {
+    const server = await startServer(['router', redisUrl, `bench-status-${cacheMs}`, String(PODS)], { STATUS_CACHE_MS: String(cacheMs) });
+    servers.push(server);
+    const client = httpClient(server.url, 64);
+    await openLoopGet(client, '/api/v1/status', RATE, 1000); // warm-up: connections, script cache
+    await redis.config('RESETSTAT');
+    const load = await openLoopGet(client, '/api/v1/status', RATE, SECONDS * 1000);
+    const stats = await scriptStats(redis);
+    client.close();
+    server.child.kill('SIGTERM');
+    results[name] = { runs: stats.calls, usec: stats.usec, achieved: load.achieved, p99: load.latency.percentile(99) };
+    // Over the time the requests took to be answered, not just to be sent.
+    const perInterval = stats.calls / (((load.sent / load.achieved) * 1000) / CACHE_MS);
+    console.log(`   ${name.padEnd(20)} ${load.sent} requests, all answered at ${fmt(load.achieved, 0)}/s: ${stats.calls} pool-status runs (${fmt(perInterval)} per ${CACHE_MS} ms interval), ${fmt(stats.usec / 1000 / SECONDS)} ms of Redis time per second, p99 ${fmt(load.latency.percentile(99), 3)} ms, ${load.errors} not 200 (Redis too busy: 503)`);
+  }
+  const [cached, base] = Object.values(results) as [typeof results[string], typeof results[string]];
+  console.log(`   ratio runs baseline/cached: ${fmt(base.runs / Math.max(1, cached.runs), 0)}x (target: at most one run per interval per replica)`);
+  await redis.quit();
+}
+
 async function main() {
   console.log(`smart-router benchmark: ${SECONDS}s per run, ${CONNECTIONS} connections, ${ROUNDS} rounds, node ${process.version}`);
   const redisServer = await launchRedis({ appendonly: true });
   const servers: Server[] = [];
   try {
+    // BENCH_ONLY=status runs section 4 alone.
+    if (process.env.BENCH_ONLY === 'status') return await statusUnderLoad(redisServer.url, servers);
     const baseline = await startServer(['baseline', redisServer.url]);
     const router = await startServer(['router', redisServer.url, 'bench-http', '10']);
     servers.push(baseline, router);
@@ -168,6 +209,9 @@ async function main() {
       largeRates.push((await throughput(largeRouter, api)).pairsPerSecond);
     }
     console.log(`   through HTTP: 10 pods ${fmt(median(smallRates), 0)} pairs/s, 10,000 pods ${fmt(median(largeRates), 0)} pairs/s: ${fmt(median(smallRates) / median(largeRates))}x`);
+
+    // 4. Status under load: what 1,000 status requests/s cost Redis, with the cache and without.
+    await statusUnderLoad(redisServer.url, servers);
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     await redisServer.destroy();

@@ -40,7 +40,9 @@ if (mode === 'baseline') {
   await store.syncPool(benchPool('bench', pods), benchMembers(pods));
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: 'bench', wsUrlTemplate: 'wss://voice.example.test/ws/pod/{pod}/{call_sid}' }, metrics, logger);
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, redisCommandTimeoutMs: 1000 });
+  // STATUS_CACHE_MS as the router reads it: the status benchmark runs one server with the cache and one without.
+  const readCacheMs = Number(process.env.STATUS_CACHE_MS ?? 0);
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, redisCommandTimeoutMs: 1000, readCacheMs });
   await listen(app, '127.0.0.1', port, createLogger('error'));
 } else {
   console.error('usage: servers.js baseline|router <redis-url> <port> [prefix pods]');

@@ -61,8 +61,10 @@ export function serveRouter(
     logger: logger.child({ component: 'api' }),
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
     trustProxy: config.trustProxy,
+    readCacheMs: config.http.readCacheMs,
+    adminRateLimit: config.http.adminRateLimit,
   });
-  return listen(app, config.host, config.port, logger);
+  return listen(app, config.host, config.port, logger, { requestMs: config.http.requestTimeoutMs, headersMs: config.http.headersTimeoutMs });
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits. */

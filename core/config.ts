@@ -38,6 +38,15 @@ export interface Config {
    * loopback, linklocal, uniquelocal.
    */
   trustProxy: number | string[];
+  http: {
+    /** How long a client may take to send a whole request, and its headers. */
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    /** How old a status or pod answer may be: one Redis read per interval per replica. 0 reads every time. */
+    readCacheMs: number;
+    /** Per-client token bucket on admin routes; 0 per second turns it off. */
+    adminRateLimit: { perSecond: number; burst: number };
+  };
   /** How often expired (zombie) calls are reaped. */
   reapIntervalMs: number;
   /** How long SIGTERM waits for in-flight requests. */
@@ -199,6 +208,21 @@ function installationIdFrom(raw: string | undefined): string | undefined {
   return raw;
 }
 
+function httpSettings(env: Source): Config['http'] {
+  const requestTimeoutMs = int('HTTP_REQUEST_TIMEOUT_SECONDS', env.HTTP_REQUEST_TIMEOUT_SECONDS, 10, 1, 600) * 1000;
+  const headersTimeoutMs = int('HTTP_HEADERS_TIMEOUT_SECONDS', env.HTTP_HEADERS_TIMEOUT_SECONDS, 5, 1, 600) * 1000;
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS');
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    readCacheMs: int('STATUS_CACHE_MS', env.STATUS_CACHE_MS, 1000, 0, 60_000),
+    adminRateLimit: {
+      perSecond: int('ADMIN_RATE_LIMIT_PER_SECOND', env.ADMIN_RATE_LIMIT_PER_SECOND, 10, 0, 100_000),
+      burst: int('ADMIN_RATE_LIMIT_BURST', env.ADMIN_RATE_LIMIT_BURST, 50, 1, 100_000),
+    },
+  };
+}
+
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /** TRUST_PROXY: a hop count, or a comma-separated list of addresses, CIDRs and names; never "everyone". */
@@ -285,6 +309,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     defaultTier,
     logLevel,
     trustProxy: parseTrustProxy(env.TRUST_PROXY || 'loopback'),
+    http: httpSettings(env),
     reapIntervalMs: int('REAP_INTERVAL_SECONDS', env.REAP_INTERVAL_SECONDS, 30, 1, 3600) * 1000,
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_SECONDS', env.SHUTDOWN_TIMEOUT_SECONDS, 20, 0, 3600) * 1000,
     standalone: { configFile },

@@ -1,8 +1,9 @@
 import { Router } from 'express';
 import type { Logger } from '../../core/logger.js';
-import type { RoutingStore } from '../../lua/routing-store.js';
+import type { PodState, RoutingStore } from '../../lua/routing-store.js';
 import { badRequest, HttpError, notFound, StoreUnavailableError } from '../errors.js';
 import { drainAndWaitForIdle } from '../pod-idle-wait.js';
+import type { ReadCache } from '../read-cache.js';
 import type { PodDrainControl } from '../pod-control.js';
 import { validateBody } from '../validation.js';
 import { poolRef } from './calls.js';
@@ -19,13 +20,15 @@ function waitSeconds(raw: unknown): number {
   return Number(raw);
 }
 
-export function podRoutes(store: RoutingStore, drain: PodDrainControl, logger: Logger): Router {
+/** Pod details come from `cache` (one Redis read per pod per interval on this replica); drains always act on Redis. */
+export function podRoutes(store: RoutingStore, drain: PodDrainControl, logger: Logger, cache: ReadCache<PodState | null>): Router {
   const routes = Router();
 
   const setDrain = (draining: boolean) =>
     async function drainHandler(req: import('express').Request, res: import('express').Response) {
       const { pod_name: pod } = validateBody<{ pod_name: string }>('DrainRequest', req.body);
       const result = await drain.setDrain(pod, draining);
+      cache.forget(pod);
       if (!result) throw notFound('pod not found');
       logger.info(draining ? 'pod draining' : 'pod undrained', { pod, pool: result.pool, active_calls: result.calls, via: 'api' });
       res.json({ success: true, pod_name: pod, pool: result.pool && poolRef(result.pool), draining, active_calls: result.calls });
@@ -35,12 +38,13 @@ export function podRoutes(store: RoutingStore, drain: PodDrainControl, logger: L
 
   routes.get('/pod/:name', async (req, res) => {
     const { pod_name: name } = validateBody<{ pod_name: string }>('DrainRequest', { pod_name: req.params.name });
-    let pod;
-    try {
-      pod = await store.podState(name);
-    } catch (err) {
-      throw new StoreUnavailableError(err);
-    }
+    const pod = await cache.get(name, async () => {
+      try {
+        return await store.podState(name);
+      } catch (err) {
+        throw new StoreUnavailableError(err);
+      }
+    });
     if (!pod) throw notFound('pod not found');
     res.json({
       pod_name: pod.name,

@@ -14,11 +14,17 @@ export interface RouterProcess {
 const MAIN = join(packageRoot, 'dist', 'cli', 'main.js');
 
 /** Starts the built router (`dist/cli/main.js`) as its own process and waits until it is ready. */
+/**
+ * Tests read their own writes through /api/v1/status right after making
+ * them, so the status cache is off unless a test turns it on.
+ */
+const TEST_DEFAULTS = { HOST: '127.0.0.1', LOG_LEVEL: 'warn', STATUS_CACHE_MS: '0' };
+
 export async function startRouterProcess(args: string[], env: Record<string, string>): Promise<RouterProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" (make test does) before these tests`);
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, ...args, '--port', String(port)], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...TEST_DEFAULTS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -55,7 +61,7 @@ export async function startRouterProcess(args: string[], env: Record<string, str
 export async function runRouterToExit(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, ...args, '--port', String(port)], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...TEST_DEFAULTS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     expect(config.keyPrefix).toBeUndefined();
     expect(config.installationId).toBeUndefined();
     expect(config.trustProxy).toEqual(['loopback']);
+    expect(config.http).toEqual({ requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, readCacheMs: 1000, adminRateLimit: { perSecond: 10, burst: 50 } });
     expect(config.telephony).toMatchObject({ publicUrl: undefined, plivoNonceTtlSeconds: 900 });
   });
 
@@ -70,6 +71,8 @@ describe('loadConfig', () => {
     [['operator'], { TRUST_PROXY: '11' }, 'TRUST_PROXY must be between 0 and 10, got 11'],
     [['operator'], { PUBLIC_URL: 'router.example.com' }, 'PUBLIC_URL must be an absolute http(s) URL such as https://router.example.com, got "router.example.com"'],
     [['operator'], { PUBLIC_URL: 'https://router.example.com/?a=1' }, 'PUBLIC_URL must be an http(s) base URL without credentials, query or fragment, got "https://router.example.com/?a=1"'],
+    [['operator'], { HTTP_HEADERS_TIMEOUT_SECONDS: '20', HTTP_REQUEST_TIMEOUT_SECONDS: '10' }, 'HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS'],
+    [['operator'], { STATUS_CACHE_MS: '-1' }, 'STATUS_CACHE_MS must be between 0 and 60000, got -1'],
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
