@@ -8,6 +8,8 @@ export const POOL_PLURAL = 'voiceagentpools';
 
 /** Label the operator puts on each pod it assigns: `smartrouter.io/pool=<pool>`. */
 export const POOL_LABEL = 'smartrouter.io/pool';
+/** The serialised label selector of the pods a pool holds, as its scale subresource publishes it. */
+export const poolPodSelector = (pool: string): string => `${POOL_LABEL}=${pool}`;
 /** Annotation that drains a pod while it is `"true"`. */
 export const DRAIN_ANNOTATION = 'smartrouter.io/drain';
 /**
@@ -34,6 +36,21 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
+export interface WorkloadRef {
+  kind: 'Deployment' | 'StatefulSet';
+  name: string;
+}
+
+/** Free-slot autoscaling of the workload the pool's pods come from. Exactly one of the buffers is set. */
+export interface PoolAutoscaling {
+  workloadRef: WorkloadRef;
+  bufferSlots?: number;
+  bufferPercent?: number;
+  minReplicas: number;
+  maxReplicas: number;
+  scaleDownDelaySeconds: number;
+}
+
 /** A pool's spec with every default applied. */
 export interface PoolSpec {
   tier: string;
@@ -47,6 +64,7 @@ export interface PoolSpec {
   scheduling: Scheduling;
   maxCallDurationSeconds: number;
   drain?: DrainSpec;
+  autoscaling?: PoolAutoscaling;
 }
 
 /** How long an eviction of a pod with calls is held back. */
@@ -71,6 +89,10 @@ export interface PoolCondition {
 
 export interface PoolStatus {
   observedGeneration?: number;
+  /** Pods serving in the pool: the scale subresource's current replicas. */
+  replicas?: number;
+  /** `smartrouter.io/pool=<name>`: the scale subresource's label selector, serialised. */
+  selector?: string;
   pods?: number;
   readyPods?: number;
   drainingPods?: number;

@@ -75,7 +75,7 @@ export class PoolStatusWriter {
       const poolPlan = plan.pools.get(pool.name);
       const servingReady = (poolPlan?.serving ?? []).filter((p) => facts.get(p)?.ready).length;
       const previous = this.statusOf(obj);
-      const next = desiredPoolStatus({ generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, previous, new Date(now).toISOString());
+      const next = desiredPoolStatus({ pool: pool.name, generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, previous, new Date(now).toISOString());
       const lastWrite = this.writtenAt.get(pool.name);
       const decision = statusWrite(previous, next, lastWrite, now, this.options.statusCountsIntervalMs);
       if (decision === 'none') continue;

@@ -1,8 +1,9 @@
 import type { PoolPlan } from '../core/planner.js';
-import type { PoolCondition, PoolStatus } from '../core/pool-types.js';
+import { poolPodSelector, type PoolCondition, type PoolStatus } from '../core/pool-types.js';
 import type { PoolCounts } from '../lua/routing-store.js';
 
 export interface PoolObservation {
+  pool: string;
   generation: number;
   plan: PoolPlan | undefined;
   counts: PoolCounts | undefined;
@@ -26,6 +27,8 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
   const degraded = shortfall > 0;
   return {
     observedGeneration: obs.generation,
+    replicas: obs.plan?.serving.length ?? 0,
+    selector: poolPodSelector(obs.pool),
     pods: obs.counts?.pods ?? 0,
     readyPods: obs.counts?.ready ?? 0,
     drainingPods: obs.counts?.draining ?? 0,

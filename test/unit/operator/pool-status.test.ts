@@ -5,8 +5,8 @@ const counts = { pods: 3, ready: 3, draining: 0, busy: 2, active_calls: 2, free_
 
 describe('desiredPoolStatus', () => {
   test('a full pool is Ready and not Degraded, with its counts', () => {
-    const status = desiredPoolStatus({ generation: 4, plan: plan(3, ['a', 'b', 'c'], 0), counts, servingReady: 3 }, undefined, 'T1');
-    expect(status).toMatchObject({ observedGeneration: 4, pods: 3, readyPods: 3, drainingPods: 0, activeCalls: 2, freeSlots: 1 });
+    const status = desiredPoolStatus({ pool: 'standard', generation: 4, plan: plan(3, ['a', 'b', 'c'], 0), counts, servingReady: 3 }, undefined, 'T1');
+    expect(status).toMatchObject({ observedGeneration: 4, replicas: 3, selector: 'smartrouter.io/pool=standard', pods: 3, readyPods: 3, drainingPods: 0, activeCalls: 2, freeSlots: 1 });
     expect(status.conditions).toEqual([
       { type: 'Ready', status: 'True', reason: 'AllPodsReady', message: '3/3 pods serving and Ready', lastTransitionTime: 'T1', observedGeneration: 4 },
       { type: 'Degraded', status: 'False', reason: 'AsDesired', message: 'the pool holds every pod it asks for', lastTransitionTime: 'T1', observedGeneration: 4 },
@@ -14,17 +14,17 @@ describe('desiredPoolStatus', () => {
   });
 
   test('a pool short of pods is Degraded with a reason, and not Ready', () => {
-    const status = desiredPoolStatus({ generation: 1, plan: plan(3, ['a'], 2), counts, servingReady: 1 }, undefined, 'T1');
+    const status = desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(3, ['a'], 2), counts, servingReady: 1 }, undefined, 'T1');
     expect(status.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'NotEnoughEligiblePods' });
     expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodsNotReady' });
   });
 
   test('transition times move only when a condition changes status', () => {
-    const first = desiredPoolStatus({ generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, undefined, 'T1');
-    const same = desiredPoolStatus({ generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, first, 'T2');
+    const first = desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, undefined, 'T1');
+    const same = desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, first, 'T2');
     expect(same).toEqual(first);
     expect(statusChanged(first, same)).toBe(false);
-    const flipped = desiredPoolStatus({ generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 0 }, first, 'T3');
+    const flipped = desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(1, ['a'], 0), counts, servingReady: 0 }, first, 'T3');
     expect(flipped.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('T3');
     expect(flipped.conditions?.find((c) => c.type === 'Degraded')?.lastTransitionTime).toBe('T1');
     expect(statusChanged(first, flipped)).toBe(true);
@@ -33,7 +33,7 @@ describe('desiredPoolStatus', () => {
 
 describe('statusChanged', () => {
   test('the order the API server returns keys in does not count as a change', () => {
-    const ours = desiredPoolStatus({ generation: 2, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, undefined, 'T1');
+    const ours = desiredPoolStatus({ pool: 'standard', generation: 2, plan: plan(1, ['a'], 0), counts, servingReady: 1 }, undefined, 'T1');
     // What a GET returns: keys sorted, as the API server serializes custom resources.
     const served = JSON.parse(JSON.stringify(ours, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v)));
     expect(JSON.stringify(served)).not.toBe(JSON.stringify(ours));
@@ -44,7 +44,7 @@ describe('statusChanged', () => {
 
 describe('statusWrite', () => {
   const at = (calls: number, freeSlots: number, servingReady = 3) =>
-    desiredPoolStatus({ generation: 1, plan: plan(3, ['a', 'b', 'c'], 0), counts: { ...counts, active_calls: calls, free_slots: freeSlots }, servingReady }, undefined, 'T1');
+    desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(3, ['a', 'b', 'c'], 0), counts: { ...counts, active_calls: calls, free_slots: freeSlots }, servingReady }, undefined, 'T1');
 
   test('nothing changed: nothing to write', () => {
     expect(statusWrite(at(1, 2), at(1, 2), 0, 0, 5_000)).toBe('none');
@@ -66,7 +66,7 @@ describe('statusWrite', () => {
 });
 
 describe('degradedTransition', () => {
-  const status = (shortfall: number) => desiredPoolStatus({ generation: 1, plan: plan(3, ['a', 'b', 'c'].slice(0, 3 - shortfall), shortfall), counts, servingReady: 3 - shortfall }, undefined, 'T1');
+  const status = (shortfall: number) => desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(3, ['a', 'b', 'c'].slice(0, 3 - shortfall), shortfall), counts, servingReady: 3 - shortfall }, undefined, 'T1');
 
   test('becoming Degraded and recovering are each one transition; staying is none', () => {
     expect(degradedTransition(status(0), status(2))).toBe('Degraded');

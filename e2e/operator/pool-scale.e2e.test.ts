@@ -1,0 +1,85 @@
+// A VoiceAgentPool is scalable like a Deployment: kubectl scale and a
+// HorizontalPodAutoscaler act on spec.replicas through the scale subresource,
+// and the operator publishes the current replicas and the pods' selector.
+import type { RouterProcess } from '../../test/support/router-process.js';
+import { apply, countBy, deployAgents, kubectl, kubectlJson, operatorEnv, waitFor, waitForLabels, waitForStatus, type OperatorEnv } from './support.js';
+
+let env: OperatorEnv;
+let op: RouterProcess;
+const ns = () => env.namespace;
+
+const standard = (replicas: number) => `apiVersion: smartrouter.io/v1alpha1
+kind: VoiceAgentPool
+metadata: { name: standard }
+spec: { tier: standard, exclusive: true, replicas: ${replicas}, selector: { matchLabels: { app: voice-agent } } }
+`;
+
+interface Scale {
+  spec: { replicas: number };
+  status: { replicas: number; selector?: string };
+}
+
+beforeAll(async () => {
+  env = await operatorEnv('e2e-pool-scale');
+  await apply(standard(2), ns());
+  await deployAgents(ns(), 6);
+  op = await env.startOperator();
+  await waitForLabels(ns(), 'initial assignment', (l) => countBy(l).standard === 2);
+}, 120_000);
+afterAll(async () => {
+  await env?.teardown();
+}, 60_000);
+
+test('kubectl scale vap: the pool claims the new count, and the scale subresource shows it with the selector of its pods', async () => {
+  expect(op.url).toBeTruthy();
+  const out = await kubectl(['scale', 'vap/standard', '--replicas=5'], { namespace: ns() });
+  expect(out).toMatch(/scaled/);
+  const labels = await waitForLabels(ns(), '5 pods in standard', (l) => countBy(l).standard === 5);
+  expect(countBy(labels)).toMatchObject({ standard: 5, '': 1 });
+  await waitForStatus(ns(), 'standard', 'replicas 5', (s) => s.replicas === 5 && s.selector === 'smartrouter.io/pool=standard');
+
+  const scale = await kubectlJson<Scale>(['get', '--subresource=scale', 'vap/standard'], ns());
+  expect(scale.spec.replicas).toBe(5);
+  expect(scale.status).toEqual({ replicas: 5, selector: 'smartrouter.io/pool=standard' });
+  // The selector is the pods' own: it lists exactly the pool's pods.
+  const selected = JSON.parse(await kubectl(['get', 'pods', '-l', scale.status.selector!, '-o', 'json'], { namespace: ns() })) as { items: unknown[] };
+  expect(selected.items).toHaveLength(5);
+
+  await kubectl(['scale', 'vap/standard', '--replicas=3'], { namespace: ns() });
+  await waitForLabels(ns(), 'back to 3', (l) => countBy(l).standard === 3);
+  await waitForStatus(ns(), 'standard', 'replicas 3', (s) => s.replicas === 3);
+}, 120_000);
+
+test('an HPA targets a pool: it reads the scale subresource and its selector, and its minReplicas scales the pool', async () => {
+  await apply(
+    `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: standard }
+spec:
+  scaleTargetRef: { apiVersion: smartrouter.io/v1alpha1, kind: VoiceAgentPool, name: standard }
+  minReplicas: 4
+  maxReplicas: 6
+  metrics:
+    - type: Resource
+      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
+`,
+    ns(),
+  );
+  // The pool holds 3: below minReplicas, the HPA controller scales it through the subresource (no metrics needed for that).
+  const hpa = await waitFor(
+    'the HPA to read the pool and scale it to its minimum',
+    async () => {
+      const h = await kubectlJson<{ status?: { currentReplicas?: number; desiredReplicas?: number; conditions?: { type: string; status: string; reason: string }[] } }>(['get', 'hpa', 'standard'], ns());
+      const able = h.status?.conditions?.find((c) => c.type === 'AbleToScale');
+      return able?.status === 'True' && h.status?.desiredReplicas === 4 ? h : undefined;
+    },
+    120_000,
+    1_000,
+  );
+  expect(hpa.status?.currentReplicas).toBeGreaterThanOrEqual(3);
+  await waitForLabels(ns(), '4 pods in standard', (l) => countBy(l).standard === 4);
+  await waitForStatus(ns(), 'standard', 'replicas 4', (s) => s.replicas === 4);
+  const described = await kubectl(['describe', 'hpa', 'standard'], { namespace: ns() });
+  expect(described).toMatch(/Reference:\s+VoiceAgentPool\/standard/);
+  await kubectl(['delete', 'hpa', 'standard'], { namespace: ns() });
+}, 180_000);
