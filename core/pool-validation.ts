@@ -108,6 +108,13 @@ export function crossFieldProblems(name: string, spec: PoolSpec): ValidationProb
   for (const dup of duplicates(spec.fallback ?? [])) {
     problems.push({ field: 'spec.fallback', message: `duplicate value ${JSON.stringify(dup)}` });
   }
+  const scaling = spec.autoscaling;
+  if (scaling && (scaling.bufferSlots === undefined) === (scaling.bufferPercent === undefined)) {
+    problems.push({ field: 'spec.autoscaling', message: 'exactly one of spec.autoscaling.bufferSlots and spec.autoscaling.bufferPercent must be set' });
+  }
+  if (scaling && scaling.minReplicas > scaling.maxReplicas) {
+    problems.push({ field: 'spec.autoscaling.minReplicas', message: 'spec.autoscaling.minReplicas must not exceed spec.autoscaling.maxReplicas' });
+  }
   (spec.selector?.matchExpressions ?? []).forEach((req, i) => {
     const wantsValues = req.operator === 'In' || req.operator === 'NotIn';
     if (wantsValues !== Boolean(req.values?.length)) {

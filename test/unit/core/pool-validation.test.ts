@@ -50,6 +50,30 @@ describe('validatePoolDocument', () => {
     expect(problems(doc(spec))).toContain(message);
   });
 
+  const scaling = (autoscaling: Record<string, unknown>) => ({ tier: 'standard', replicas: 2, autoscaling: { workloadRef: { kind: 'Deployment', name: 'voice-agent' }, maxReplicas: 10, ...autoscaling } });
+
+  test('autoscaling gets its defaults: minReplicas 1, a 300 s scale-down delay', () => {
+    const result = validatePoolDocument(doc(scaling({ bufferSlots: 3 })));
+    expect(result.ok && result.pool.spec.autoscaling).toEqual({ workloadRef: { kind: 'Deployment', name: 'voice-agent' }, bufferSlots: 3, minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 300 });
+    expect(validatePoolDocument(doc(scaling({ bufferPercent: 25, minReplicas: 0, scaleDownDelaySeconds: 0 }))).ok).toBe(true);
+  });
+
+  test.each([
+    [scaling({}), 'spec.autoscaling: exactly one of spec.autoscaling.bufferSlots and spec.autoscaling.bufferPercent must be set'],
+    [scaling({ bufferSlots: 3, bufferPercent: 10 }), 'spec.autoscaling: exactly one of spec.autoscaling.bufferSlots and spec.autoscaling.bufferPercent must be set'],
+    [scaling({ bufferSlots: 3, minReplicas: 11 }), 'spec.autoscaling.minReplicas: spec.autoscaling.minReplicas must not exceed spec.autoscaling.maxReplicas'],
+    [scaling({ bufferSlots: 0 }), 'spec.autoscaling.bufferSlots: must be >= 1'],
+    [scaling({ bufferPercent: 100 }), 'spec.autoscaling.bufferPercent: must be <= 99'],
+    [scaling({ bufferSlots: 1, maxReplicas: 0 }), 'spec.autoscaling.maxReplicas: must be >= 1'],
+    [scaling({ bufferSlots: 1, scaleDownDelaySeconds: -1 }), 'spec.autoscaling.scaleDownDelaySeconds: must be >= 0'],
+    [scaling({ bufferSlots: 1, workloadRef: { kind: 'DaemonSet', name: 'x' } }), 'spec.autoscaling.workloadRef.kind: must be one of "Deployment", "StatefulSet"'],
+    [scaling({ bufferSlots: 1, workloadRef: { kind: 'Deployment' } }), 'spec.autoscaling.workloadRef.name: is required'],
+    [{ tier: 'standard', replicas: 1, autoscaling: { bufferSlots: 1, maxReplicas: 3 } }, 'spec.autoscaling.workloadRef: is required'],
+    [scaling({ bufferSlots: 1, bufferSize: 2 }), 'spec.autoscaling.bufferSize: is not a known field'],
+  ])('autoscaling %j is refused: %s', (spec, message) => {
+    expect(problems(doc(spec))).toContain(message);
+  });
+
   test('the wrong kind, apiVersion or a missing name are named', () => {
     expect(problems({ apiVersion: 'v1', kind: 'Pool', spec: { tier: 't', replicas: 1 } })).toEqual(
       expect.arrayContaining(['apiVersion: must be smartrouter.io/v1alpha1', 'kind: must be VoiceAgentPool', 'metadata.name: is required']),
