@@ -13,6 +13,7 @@ import { LeaderElector } from '../operator/leader-election.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { ReconcileLoop, RunAbandoned } from '../operator/reconcile-loop.js';
 import { beginLeaderTerm } from '../operator/leader-term.js';
+import { WorkloadAutoscaler } from '../operator/workload-autoscaler.js';
 import { startEvictionGuard } from './eviction-guard.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
@@ -49,9 +50,18 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
 
   let elector: LeaderElector | undefined;
   let loop: ReconcileLoop | undefined;
-  const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), () => loop?.enqueue());
+  let autoscaleLoop: ReconcileLoop | undefined;
+  const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind) => {
+    loop?.enqueue();
+    if (kind === 'VoiceAgentPool') autoscaleLoop?.enqueue();
+  });
+  const isLeader = () => elector?.isLeader() ?? false;
+  const autoscaler = new WorkloadAutoscaler(
+    { clients, informers, store: runtime.store, events, metrics, logger: log.child({ component: 'autoscaler' }), isLeader, onScalingChange: () => loop?.enqueue() },
+    namespace,
+  );
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader: () => elector?.isLeader() ?? false, requeue: (ms) => loop?.enqueueAfter(ms) },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool) },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
@@ -75,6 +85,19 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     },
   );
   loop = reconcileLoop;
+  // Its own loop: a buffer breach shows in Redis, which no informer event announces.
+  autoscaleLoop = new ReconcileLoop(
+    async () => {
+      try {
+        return await autoscaler.run();
+      } catch (err) {
+        resignIfFenced(err);
+        throw err instanceof FencedWriteError ? new RunAbandoned(err.message) : err;
+      }
+    },
+    { baseDelayMs: 500, maxDelayMs: 30_000, resyncMs: config.operator.autoscaleIntervalMs },
+    log.child({ component: 'autoscaler' }),
+  );
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
     onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
     onFailed: resignIfFenced,
@@ -96,14 +119,16 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
         void beginLeaderTerm(runtime.store, transitions, stillLeading, log.child({ component: 'leader-election' })).then((term) => {
           if (term === undefined) return;
           reconciler.reset();
+          autoscaler.reset();
           reconcileLoop.start();
+          autoscaleLoop?.start();
           reaper.start();
         });
       },
       onStoppedLeading: async () => {
         terms++;
         metrics.leader.set(0);
-        await Promise.all([reconcileLoop.stop(), reaper.stop(), reconciler.stop()]);
+        await Promise.all([reconcileLoop.stop(), autoscaleLoop?.stop(), reaper.stop(), reconciler.stop()]);
       },
     },
     log.child({ component: 'leader-election' }),

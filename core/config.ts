@@ -68,6 +68,8 @@ export interface Config {
     resyncSeconds: number;
     /** Routing state in Redis is rewritten in full at least this often, changed or not. */
     fullResyncSeconds: number;
+    /** The built-in autoscaler compares busy slots with each pool's buffer this often. */
+    autoscaleIntervalMs: number;
   };
   webhook: WebhookConfig;
   telephony: {
@@ -286,6 +288,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     retryPeriodSeconds: int('RETRY_PERIOD_SECONDS', env.RETRY_PERIOD_SECONDS, 2, 1, 600),
     resyncSeconds: int('RESYNC_SECONDS', env.RESYNC_SECONDS, 5, 1, 3600),
     fullResyncSeconds: int('FULL_RESYNC_SECONDS', env.FULL_RESYNC_SECONDS, 300, 1, 86400),
+    autoscaleIntervalMs: int('AUTOSCALE_INTERVAL_MS', env.AUTOSCALE_INTERVAL_MS, 1000, 100, 60000),
   };
   if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
   if (!(operator.retryPeriodSeconds < operator.renewDeadlineSeconds)) throw new ConfigError('RETRY_PERIOD_SECONDS must be less than RENEW_DEADLINE_SECONDS');

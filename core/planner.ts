@@ -8,7 +8,8 @@ import type { PodFacts, Pool } from './pool-types.js';
  *   place, gets no new calls, and does not count toward replicas, so the pool
  *   backfills it.
  * - leaving: the pool no longer wants it (shrunk, selector changed, pool
- *   deleted, pod being deleted); keeps its calls until they end, then leaves.
+ *   deleted, pod being deleted or retiring for a scale-down); keeps its calls
+ *   until they end, then leaves.
  */
 export type PodRole = 'serving' | 'drained' | 'leaving';
 
@@ -78,7 +79,7 @@ export function planPoolAssignments(input: PlanInput): Plan {
     const members = pods.filter((p) => input.current.get(p.name) === pool.name);
     const candidates: PodFacts[] = [];
     for (const pod of members) {
-      if (pod.deleting || !selectorMatches(pool.spec.selector, pod.labels)) {
+      if (pod.deleting || pod.retiring || !selectorMatches(pool.spec.selector, pod.labels)) {
         leaveOrUnassign(pod, pool.name);
       } else if (pod.drainRequested) {
         placements.set(pod.name, { pool: pool.name, role: 'drained' });
@@ -98,7 +99,7 @@ export function planPoolAssignments(input: PlanInput): Plan {
   }
 
   // Phase 2: pools short of pods take free eligible ones, Ready pods first.
-  const free = pods.filter((p) => !placements.has(p.name) && !p.deleting && !p.drainRequested);
+  const free = pods.filter((p) => !placements.has(p.name) && !p.deleting && !p.retiring && !p.drainRequested);
   free.sort((a, b) => Number(b.ready) - Number(a.ready) || (a.name < b.name ? -1 : 1));
   for (const pool of pools) {
     let serving = 0;

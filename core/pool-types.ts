@@ -23,6 +23,16 @@ export const MAX_DRAIN_ANNOTATION = 'smartrouter.io/max-drain-seconds';
 /** `"true"`: evictions of the pod are allowed at once, calls or not (emergencies). */
 export const FORCE_EVICTION_ANNOTATION = 'smartrouter.io/force-eviction';
 
+/**
+ * Annotation the autoscaler puts on a pod it picked for a scale-down (the
+ * time it did): the pod takes no call and joins no pool until it is removed.
+ */
+export const RETIRING_ANNOTATION = 'smartrouter.io/retiring';
+/** The ReplicaSet controller removes pods with the lowest cost first. */
+export const POD_DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
+/** The cost of a pod picked for a scale-down: below every value the operator gives idle or busy pods. */
+export const RETIRING_DELETION_COST = -1000;
+
 export type Scheduling = 'LeastLoaded' | 'Packed';
 
 export interface LabelSelectorRequirement {
@@ -98,7 +108,19 @@ export interface PoolStatus {
   drainingPods?: number;
   activeCalls?: number;
   freeSlots?: number;
+  autoscaling?: PoolAutoscalingStatus;
   conditions?: PoolCondition[];
+}
+
+/** The built-in autoscaler's view of the pool (its reason is the Autoscaled condition's). */
+export interface PoolAutoscalingStatus {
+  /** `Deployment/<name>` or `StatefulSet/<name>`. */
+  workload: string;
+  /** Pods the buffer asks for now, within min and max, before the scale-down delay. */
+  wantedReplicas: number;
+  /** The workload's replicas. */
+  currentReplicas: number;
+  lastScaleTime?: string;
 }
 
 /** What routing needs to know about a pod, wherever it comes from. */
@@ -110,6 +132,8 @@ export interface PodFacts {
   drainRequested: boolean;
   /** Has a deletionTimestamp: evicted, drained by kubectl, replaced by a rollout. */
   deleting: boolean;
+  /** Picked by a scale-down (RETIRING_ANNOTATION): leaves its pool and joins none. */
+  retiring?: boolean;
   /** Changes when the pod's containers restart or the pod is recreated, so its calls died. */
   incarnation: string;
 }

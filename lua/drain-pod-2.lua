@@ -1,6 +1,6 @@
 --[[
   drain-pod: drains a pod (it keeps its calls and gets no new ones) or
-  undrains it. Idempotent.
+  undrains it; a pod retiring for a scale-down stays drained. Idempotent.
 
   KEYS[1] pod hash                  {p}:pod:<pod>
   KEYS[2] leader term string        {p}:leader:term     (includes/fence.lua)
@@ -23,7 +23,10 @@ local base, pod = ARGV[1], ARGV[2]
 if ARGV[3] ~= '1' then requireTerm(KEYS[2], ARGV[4]) end
 local pool = redis.call('HGET', KEYS[1], 'pool')
 if not pool then return nil end
+local draining = ARGV[3]
+-- A pod picked by a scale-down is on its way out: undraining it would let a call land on it.
+if draining == '0' and redis.call('HEXISTS', KEYS[1], 'retiring') == 1 then draining = '1' end
 local before = podShare(base, pod)
-redis.call('HSET', KEYS[1], 'draining', ARGV[3])
+redis.call('HSET', KEYS[1], 'draining', draining)
 settlePod(base, pod, before)
 return { pool, redis.call('SCARD', podCallsKey(base, pod)) }

@@ -8,7 +8,7 @@ export function membersOf(pool: string, plan: Plan, pods: ReadonlyMap<string, Po
   if (!poolPlan) return [];
   const member = (name: string, draining: boolean): PoolMember => {
     const pod = pods.get(name);
-    return { pod: name, ready: pod?.ready ?? false, draining: draining || Boolean(pod?.drainRequested || pod?.deleting), incarnation: pod?.incarnation ?? '' };
+    return { pod: name, ready: pod?.ready ?? false, draining: draining || Boolean(pod?.drainRequested || pod?.deleting || pod?.retiring), incarnation: pod?.incarnation ?? '' };
   };
   return [
     ...poolPlan.serving.map((name) => member(name, false)),

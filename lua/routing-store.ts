@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Pool } from '../core/pool-types.js';
+import type { RetireCandidate } from '../core/scale-down-order.js';
 import { routingKeys, type RoutingKeys } from './keys.js';
 import { defineLuaCommands } from './script-loader.js';
 
@@ -19,6 +20,8 @@ interface LuaCommands {
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
   claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
   recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
+  retireIdlePods(podIndex: string, base: string, count: string, atMs: string, ...candidates: string[]): Promise<string[]>;
+  unretirePod(podKey: string, base: string, pod: string, draining: string): Promise<number>;
 }
 
 export interface OwnerClaim {
@@ -133,6 +136,15 @@ export interface PodRouting {
   draining: boolean;
   incarnation: string;
   calls: number;
+  /** Picked by a scale-down (retire-idle-pods): draining until the workload removes it. */
+  retiring?: boolean;
+}
+
+export interface Retirement {
+  /** Pods marked retiring: idle, and draining from now on. */
+  picked: string[];
+  /** A busy pod that stopped the pick short of the count asked for. */
+  blockedBy?: string;
 }
 
 /** What an eviction review needs of a pod: its pool's spec, its calls and when they expire. */
@@ -247,6 +259,23 @@ export class RoutingStore {
     return triples(await fenced(this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, k.leaderTerm, ...args)));
   }
 
+  /**
+   * Picks up to `count` idle candidates for a scale-down and marks them
+   * retiring in one atomic step (see lua/retire-idle-pods-1.lua).
+   */
+  async retireIdlePods(candidates: readonly RetireCandidate[], count: number, atMs = Date.now()): Promise<Retirement> {
+    const args = candidates.flatMap((c) => [c.pod, String(c.tier)]);
+    const reply = await this.lua.retireIdlePods(this.keys.pods, this.keys.base, String(count), String(atMs), ...args);
+    const bar = reply.indexOf('|');
+    const blockedBy = reply[bar + 1];
+    return { picked: reply.slice(0, bar), ...(blockedBy ? { blockedBy } : {}) };
+  }
+
+  /** The workload kept a retiring pod: it may take calls again (unless `stayDraining`). */
+  async unretirePod(pod: string, stayDraining: boolean): Promise<boolean> {
+    return (await this.lua.unretirePod(this.keys.pod(pod), this.keys.base, pod, stayDraining ? '1' : '0')) === 1;
+  }
+
   async deletePool(pool: string): Promise<number> {
     return fenced(this.lua.deletePool(this.keys.poolSpecs, this.keys.poolsVersion, this.keys.leaderTerm, this.keys.base, pool, this.term, randomUUID()));
   }
@@ -345,14 +374,14 @@ export class RoutingStore {
     const out = new Map<string, PodRouting>();
     if (!pods.length) return out;
     const pipeline = this.redis.pipeline();
-    for (const pod of pods) pipeline.hmget(this.keys.pod(pod), 'pool', 'draining', 'incarnation').scard(this.keys.podCalls(pod));
+    for (const pod of pods) pipeline.hmget(this.keys.pod(pod), 'pool', 'draining', 'incarnation', 'retiring').scard(this.keys.podCalls(pod));
     const results = (await pipeline.exec()) ?? [];
     pods.forEach((pod, i) => {
       const [fieldsErr, fields] = results[2 * i] as [Error | null, (string | null)[]];
       const [callsErr, calls] = results[2 * i + 1] as [Error | null, number];
       if (fieldsErr ?? callsErr) throw fieldsErr ?? callsErr;
-      const [pool, draining, incarnation] = fields;
-      out.set(pod, { pool: pool ?? null, draining: draining === '1', incarnation: incarnation ?? '', calls: Number(calls) });
+      const [pool, draining, incarnation, retiring] = fields;
+      out.set(pod, { pool: pool ?? null, draining: draining === '1', incarnation: incarnation ?? '', calls: Number(calls), ...(retiring ? { retiring: true } : {}) });
     });
     return out;
   }

@@ -6,6 +6,7 @@
   calls, so they are ended. Idempotent: the same arguments twice change
   nothing the second time. O(members); runs on reconcile, not per call.
   Every member is recorded in the pod index {p}:pods (see includes/keys.lua).
+  A member marked retiring (retire-idle-pods) stays draining.
 
   KEYS[1] pool specs hash           {p}:pools           (pool -> spec JSON)
   KEYS[2] pools version string      {p}:pools:version   ("<epoch>:<n>", bumped when a spec changes)
@@ -84,6 +85,8 @@ for i = 10, #ARGV, 4 do
     redis.call('ZREM', poolAvailKey(base, f[1]), pod)
     redis.call('SREM', poolMembersKey(base, f[1]), pod)
   end
+  -- A pod picked by a scale-down stays draining whatever the plan read before the pick.
+  if redis.call('HEXISTS', pk, 'retiring') == 1 then draining = '1' end
   redis.call('HSET', pk, 'pool', pool, 'ready', ready, 'draining', draining, 'incarnation', incarnation)
   redis.call('SADD', membersKey, pod)
   redis.call('SADD', podIndexKey(base), pod)

@@ -8,6 +8,7 @@ import type { KubeClients } from './kube-client.js';
 import { LatestJobRunner } from './latest-job-runner.js';
 import { PodMetadataWriter } from './pod-metadata-writer.js';
 import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
+import type { PoolObservation } from './pool-status.js';
 import { PoolStatusWriter } from './pool-status-writer.js';
 import { backoffDelay, RunAbandoned, type RunResult } from './reconcile-loop.js';
 import { reportEndedCalls, reportPodTransitions } from './reconcile-reports.js';
@@ -36,6 +37,8 @@ export interface ReconcilerDeps {
   isLeader(): boolean;
   /** Asks for a reconcile after `delayMs` (an object waiting out a failed write, status counts held back). */
   requeue?(delayMs: number): void;
+  /** The built-in autoscaler's last decision for a pool, shown in its status. */
+  scalingOf?(pool: string): PoolObservation['scaling'];
 }
 
 interface ApiWriteJob {
@@ -75,7 +78,7 @@ export class FleetReconciler {
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs });
     this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
-    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry });
+    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf });
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));
   }
 

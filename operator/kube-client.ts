@@ -1,5 +1,6 @@
 import {
   AdmissionregistrationV1Api,
+  AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
@@ -14,6 +15,7 @@ import type { OperatorMetrics } from './operator-metrics.js';
 
 export interface KubeClients {
   core: CoreV1Api;
+  apps: AppsV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
   admission: AdmissionregistrationV1Api;
@@ -65,6 +67,7 @@ export function kubeClients(kc: KubeConfig, metrics: OperatorMetrics, timeoutMs:
   });
   return {
     core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
     custom: new CustomObjectsApi(configuration),
     coordination: new CoordinationV1Api(configuration),
     admission: new AdmissionregistrationV1Api(configuration),

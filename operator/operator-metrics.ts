@@ -9,6 +9,11 @@ export class OperatorMetrics {
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
   readonly evictionReviewSeconds: Histogram;
+  readonly scaleDecisions: Counter<'pool' | 'direction' | 'reason'>;
+  readonly wantedReplicas: Gauge<'pool'>;
+  readonly workloadReplicas: Gauge<'pool'>;
+  readonly retiredPods: Counter<'pool'>;
+  readonly unexpectedRemovals: Counter<'pool'>;
 
   constructor(registry: Registry) {
     this.kubeRequests = new Counter({
@@ -27,6 +32,36 @@ export class OperatorMetrics {
       name: 'smart_router_reconcile_duration_seconds',
       help: 'Time one reconcile of the whole namespace takes.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.scaleDecisions = new Counter({
+      name: 'smart_router_autoscaler_decisions_total',
+      help: 'Decisions of the built-in autoscaler by pool, direction (up, down, none) and reason (BufferBreached, BufferExceeded, ScaleDownDelayed, ScaleDownBlocked, ...). Counted when the decision changes the workload or its reason changes.',
+      labelNames: ['pool', 'direction', 'reason'] as const,
+      registers: [registry],
+    });
+    this.wantedReplicas = new Gauge({
+      name: 'smart_router_autoscaler_wanted_replicas',
+      help: "Pods the pool's buffer of free slots asks for now, within min and max, before the scale-down delay (leader only).",
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    });
+    this.workloadReplicas = new Gauge({
+      name: 'smart_router_autoscaler_workload_replicas',
+      help: "Replicas of the pool's workload as last read or set by the autoscaler (leader only).",
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    });
+    this.retiredPods = new Counter({
+      name: 'smart_router_autoscaler_retired_pods_total',
+      help: 'Idle pods picked and marked for removal by scale-downs.',
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    });
+    this.unexpectedRemovals = new Counter({
+      name: 'smart_router_autoscaler_unexpected_removals_total',
+      help: 'Pods the workload controller removed during a scale-down that were not the ones picked (each also told by a Warning Event).',
+      labelNames: ['pool'] as const,
       registers: [registry],
     });
     this.leader = new Gauge({

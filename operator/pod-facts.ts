@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { DRAIN_ANNOTATION, type PodFacts } from '../core/pool-types.js';
+import { DRAIN_ANNOTATION, RETIRING_ANNOTATION, type PodFacts } from '../core/pool-types.js';
 
 /**
  * What routing needs of a pod. The incarnation changes when the pod is
@@ -16,6 +16,7 @@ export function podFacts(pod: V1Pod): PodFacts {
     ready: ready && pod.status?.phase === 'Running',
     drainRequested: pod.metadata?.annotations?.[DRAIN_ANNOTATION] === 'true',
     deleting: Boolean(pod.metadata?.deletionTimestamp),
+    retiring: Boolean(pod.metadata?.annotations?.[RETIRING_ANNOTATION]),
     incarnation: `${pod.metadata?.uid ?? ''}:${restarts}`,
   };
 }

@@ -7,7 +7,7 @@ import type { FleetView } from './fleet-view.js';
 import type { VoiceAgentPoolObject } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import { ObjectBackoff } from './object-backoff.js';
-import { degradedTransition, desiredPoolStatus, statusWrite } from './pool-status.js';
+import { degradedTransition, desiredPoolStatus, statusWrite, type PoolObservation } from './pool-status.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -15,6 +15,8 @@ export interface PoolStatusOptions {
   namespace: string;
   /** A change of call counts alone reaches a pool's status at most this often. */
   statusCountsIntervalMs: number;
+  /** The built-in autoscaler's last decision for a pool with spec.autoscaling. */
+  scalingOf?(pool: string): PoolObservation['scaling'];
   /** First retry of a pool whose status write failed; doubles per failure up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
@@ -75,7 +77,8 @@ export class PoolStatusWriter {
       const poolPlan = plan.pools.get(pool.name);
       const servingReady = (poolPlan?.serving ?? []).filter((p) => facts.get(p)?.ready).length;
       const previous = this.statusOf(obj);
-      const next = desiredPoolStatus({ pool: pool.name, generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady }, previous, new Date(now).toISOString());
+      const scaling = pool.spec.autoscaling ? this.options.scalingOf?.(pool.name) : undefined;
+      const next = desiredPoolStatus({ pool: pool.name, generation: obj.metadata?.generation ?? 0, plan: poolPlan, counts: counts.pools[pool.name], servingReady, scaling }, previous, new Date(now).toISOString());
       const lastWrite = this.writtenAt.get(pool.name);
       const decision = statusWrite(previous, next, lastWrite, now, this.options.statusCountsIntervalMs);
       if (decision === 'none') continue;
@@ -89,7 +92,7 @@ export class PoolStatusWriter {
       beforeWrite();
       try {
         await this.clients.custom.patchNamespacedCustomObjectStatus(
-          { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.options.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: next } },
+          { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.options.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: { ...next, ...(previous?.autoscaling && !next.autoscaling ? { autoscaling: null } : {}) } } },
           mergePatch,
         );
       } catch (err) {

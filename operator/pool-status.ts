@@ -9,6 +9,8 @@ export interface PoolObservation {
   counts: PoolCounts | undefined;
   /** Pods of the plan's serving set that are Ready. */
   servingReady: number;
+  /** The built-in autoscaler's last decision, for pools with spec.autoscaling. */
+  scaling?: { workload: string; wantedReplicas: number; currentReplicas: number; lastScaleTime?: string; reason: string; message: string };
 }
 
 function condition(type: string, ok: boolean, reason: string, message: string, generation: number, previous: PoolCondition[] | undefined, now: string): PoolCondition {
@@ -25,6 +27,10 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
   const shortfall = obs.plan?.shortfall ?? desired;
   const ready = obs.servingReady >= desired;
   const degraded = shortfall > 0;
+  const scaling = obs.scaling;
+  const autoscaling = scaling && {
+    autoscaling: { workload: scaling.workload, wantedReplicas: scaling.wantedReplicas, currentReplicas: scaling.currentReplicas, ...(scaling.lastScaleTime ? { lastScaleTime: scaling.lastScaleTime } : {}) },
+  };
   return {
     observedGeneration: obs.generation,
     replicas: obs.plan?.serving.length ?? 0,
@@ -34,6 +40,7 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
     drainingPods: obs.counts?.draining ?? 0,
     activeCalls: obs.counts?.active_calls ?? 0,
     freeSlots: obs.counts?.free_slots ?? 0,
+    ...autoscaling,
     conditions: [
       condition(
         'Ready',
@@ -53,6 +60,8 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
         previous?.conditions,
         now,
       ),
+      // True while the workload has the size the buffer asks for; otherwise why not (growing, delayed, blocked).
+      ...(scaling ? [condition('Autoscaled', scaling.reason === 'AsWanted', scaling.reason, scaling.message, obs.generation, previous?.conditions, now)] : []),
     ],
   };
 }
@@ -84,8 +93,14 @@ export type StatusWrite = 'none' | 'now' | 'later';
  */
 export function statusWrite(previous: PoolStatus | undefined, next: PoolStatus, lastWriteMs: number | undefined, nowMs: number, countsIntervalMs: number): StatusWrite {
   if (!statusChanged(previous, next)) return 'none';
-  const withoutCounts = (s: PoolStatus | undefined) => ({ ...s, ...Object.fromEntries(CALL_COUNTS.map((k) => [k, undefined])) });
-  if (statusChanged(withoutCounts(previous), withoutCounts(next))) return 'now';
+  // The wanted size and the autoscaler's message move with calls too: only the reason and the workload's size are news.
+  const withoutCounts = (s: PoolStatus | undefined): unknown => ({
+    ...s,
+    ...Object.fromEntries(CALL_COUNTS.map((k) => [k, undefined])),
+    autoscaling: s?.autoscaling && { ...s.autoscaling, wantedReplicas: undefined },
+    conditions: s?.conditions?.map((c) => (c.type === 'Autoscaled' ? { ...c, message: undefined } : c)),
+  });
+  if (canonical(withoutCounts(previous)) !== canonical(withoutCounts(next))) return 'now';
   return lastWriteMs === undefined || nowMs - lastWriteMs >= countsIntervalMs ? 'now' : 'later';
 }
 

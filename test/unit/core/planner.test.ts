@@ -85,6 +85,14 @@ describe('planPoolAssignments', () => {
     expect(result.pools.get('p')?.shortfall).toBe(1);
   });
 
+  test('a pod retiring for a scale-down leaves its pool and no pool takes it, not even one short of pods', () => {
+    const fleet = [pod('a', undefined, { retiring: true }), pod('b'), pod('c', undefined, { retiring: true })];
+    const result = plan([pool('p', { replicas: 2 }), pool('q', { replicas: 1 })], fleet, { a: 'p', b: 'p' });
+    expect(assignment(result)).toEqual({ b: 'p/serving' });
+    expect(result.unassigned).toEqual(['a', 'c']);
+    expect(result.pools.get('q')?.shortfall).toBe(1);
+  });
+
   test('pods of a deleted pool keep their calls and leave; idle ones are free for other pools', () => {
     const result = plan([pool('other', { replicas: 5 })], pods(2), { 'va-0': 'gone', 'va-1': 'gone' }, { 'va-0': 1 });
     expect(assignment(result)).toEqual({ 'va-0': 'gone/leaving', 'va-1': 'other/serving' });

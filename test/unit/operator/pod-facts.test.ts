@@ -18,7 +18,8 @@ const pod = (over: { ready?: boolean; restarts?: number[]; uid?: string; annotat
 
 describe('podFacts', () => {
   test('reads readiness, drain annotation and deletion', () => {
-    expect(podFacts(pod())).toEqual({ name: 'voice-agent-0', labels: { app: 'voice-agent' }, ready: true, drainRequested: false, deleting: false, incarnation: 'uid-1:0' });
+    expect(podFacts(pod())).toEqual({ name: 'voice-agent-0', labels: { app: 'voice-agent' }, ready: true, drainRequested: false, deleting: false, retiring: false, incarnation: 'uid-1:0' });
+    expect(podFacts(pod({ annotations: { 'smartrouter.io/retiring': '2026-01-01T00:00:00Z' } })).retiring).toBe(true);
     expect(podFacts(pod({ ready: false })).ready).toBe(false);
     expect(podFacts(pod({ phase: 'Pending' })).ready).toBe(false);
     expect(podFacts(pod({ annotations: { 'smartrouter.io/drain': 'true' } })).drainRequested).toBe(true);
