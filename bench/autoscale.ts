@@ -1,0 +1,196 @@
+// make bench, autoscaling part: a load generator ramps calls up and down
+// against an exclusive pool with a buffer of 5 free slots on a Deployment, on
+// the local control plane (the controller-manager's Deployment and ReplicaSet
+// controllers remove the pods, kwok runs them). Prints the time from a buffer
+// breach to the workload's scale patch (next to a kubectl scale seen through
+// the same watch, the baseline), allocations refused while under max, and
+// checks every pod deletion against Redis and the generator's own calls.
+// Asserts nothing; a pod deleted with a call is printed as a violation.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { KubeConfig, Watch, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import { packageRoot } from '../core/paths.js';
+import { RoutingStore } from '../lua/routing-store.js';
+import { freePort, launchRedis } from '../tools/local-redis.js';
+import { apply, KUBECONFIG, kubectl, requireCluster, waitFor } from '../tools/kubectl.js';
+
+const SECONDS = Number(process.env.BENCH_AUTOSCALE_SECONDS ?? 240);
+const PEAK = Number(process.env.BENCH_AUTOSCALE_PEAK ?? 30);
+const BUFFER = 5;
+const MAX = PEAK + BUFFER + 5;
+const PERIOD_S = 40;
+
+const percentile = (xs: number[], p: number) => (xs.length ? ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number) : NaN);
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: bench-agent }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: bench-agent } }
+  template:
+    metadata: { labels: { app: bench-agent } }
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{ name: agent, image: voice-agent:bench }]
+`;
+const pool = `apiVersion: smartrouter.io/v1alpha1
+kind: VoiceAgentPool
+metadata: { name: standard }
+spec:
+  tier: standard
+  exclusive: true
+  replicas: 2
+  selector: { matchLabels: { app: bench-agent } }
+  autoscaling: { workloadRef: { kind: Deployment, name: bench-agent }, bufferSlots: ${BUFFER}, minReplicas: 2, maxReplicas: ${MAX}, scaleDownDelaySeconds: 2 }
+`;
+
+async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$/gm)) {
+    if (m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(m[3]);
+  }
+  return total;
+}
+
+async function main() {
+  requireCluster();
+  const ns = `bench-as-${Math.random().toString(36).slice(2, 7)}`;
+  const redisServer = await launchRedis({ appendonly: false });
+  const redis = new Redis(redisServer.url);
+  const store = new RoutingStore(redis, 'bench');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const kc = new KubeConfig();
+  kc.loadFromFile(KUBECONFIG);
+  const watch = new Watch(kc);
+  const aborts: AbortController[] = [];
+  let operator: ReturnType<typeof spawn> | undefined;
+
+  // The generator's own view: call -> pod, and the pods holding calls.
+  const calls = new Map<string, string>();
+  const deletions: { pod: string; atMs: number; heldByGenerator: number; inRedis: number }[] = [];
+  const seenDeleting = new Set<string>();
+  let replicas = 2;
+  let breachAtMs: number | undefined;
+  const breachToPatch: number[] = [];
+  let expectPatchFromKubectl: { atMs: number; to: number } | undefined;
+  const kubectlToWatch: number[] = [];
+
+  try {
+    await kubectl(['apply', '-f', join(packageRoot, 'crds')]);
+    await kubectl(['wait', '--for=condition=Established', 'crd/voiceagentpools.smartrouter.io', '--timeout=60s']);
+    await kubectl(['create', 'namespace', ns]);
+    console.log(`autoscaling benchmark: exclusive pool, buffer ${BUFFER}, max ${MAX}, load 0..${PEAK} calls over ${PERIOD_S} s periods for ${SECONDS} s, namespace ${ns}`);
+
+    // Every pod deletion, checked the moment the watch shows it: calls in Redis and calls the generator holds there.
+    const onPod = async (type: string, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (!(type === 'DELETED' || pod.metadata?.deletionTimestamp) || seenDeleting.has(name)) return;
+      seenDeleting.add(name);
+      const atMs = Date.now();
+      const held = [...calls.values()].filter((p) => p === name).length;
+      const inRedis = (await store.callCounts([name])).get(name) ?? 0;
+      deletions.push({ pod: name, atMs, heldByGenerator: held, inRedis });
+      if (held || inRedis) console.log(`   VIOLATION: pod ${name} deleted holding ${held} call(s) (${inRedis} in Redis)`);
+    };
+    const podWatch = await watch.watch(`/api/v1/namespaces/${ns}/pods`, {}, (type, obj) => void onPod(type, obj as V1Pod), () => undefined);
+    aborts.push(podWatch);
+    const deployWatch = await watch.watch(`/apis/apps/v1/namespaces/${ns}/deployments`, {}, (_type, obj) => {
+      const next = (obj as V1Deployment).spec?.replicas ?? replicas;
+      const now = Date.now();
+      if (next > replicas && breachAtMs !== undefined) {
+        breachToPatch.push(now - breachAtMs);
+        breachAtMs = undefined;
+      }
+      if (expectPatchFromKubectl && next === expectPatchFromKubectl.to) {
+        kubectlToWatch.push(now - expectPatchFromKubectl.atMs);
+        expectPatchFromKubectl = undefined;
+      }
+      replicas = next;
+    }, () => undefined);
+    aborts.push(deployWatch);
+
+    await apply(deployment, ns);
+    // Baseline: a kubectl scale of the same Deployment, seen through the same watch.
+    for (let i = 0; i < 5; i++) {
+      const to = i % 2 === 0 ? 3 : 2;
+      expectPatchFromKubectl = { atMs: Date.now(), to };
+      await kubectl(['scale', 'deployment/bench-agent', `--replicas=${to}`], { namespace: ns });
+      await waitFor('kubectl scale seen', async () => expectPatchFromKubectl === undefined, 30_000, 5);
+    }
+
+    await apply(pool, ns);
+    operator = spawn(process.execPath, [join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
+      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'bench', LOG_LEVEL: 'error', AUTOSCALE_INTERVAL_MS: '250', RESYNC_SECONDS: '2', DEFAULT_TIER: 'standard' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitFor('operator leading', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as { is_leader: boolean }).is_leader, 60_000, 100);
+    await waitFor('the pool at its minimum, Ready', async () => {
+      const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { pools: Record<string, { ready: number; free_slots: number }> };
+      return (status.pools.standard?.free_slots ?? 0) >= 2;
+    }, 120_000, 200);
+
+    let seq = 0;
+    let refusedUnderMax = 0;
+    let refusedAtMax = 0;
+    let allocated = 0;
+    const started = Date.now();
+    while (Date.now() - started < SECONDS * 1000) {
+      const t = (Date.now() - started) / 1000;
+      // Up and down, with plateaus: a smooth swell, then calls ending a few at a time.
+      const target = Math.round((PEAK * (1 - Math.cos((2 * Math.PI * t) / PERIOD_S))) / 2);
+      if (calls.size < target) {
+        const sid = `bench-${seq++}`;
+        const before = replicas;
+        const res = await fetch(`${url}/api/v1/allocate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ call_sid: sid }) });
+        const body = (await res.json()) as { success?: boolean; pod_name?: string };
+        if (res.status === 200 && body.pod_name) {
+          calls.set(sid, body.pod_name);
+          allocated++;
+          // The buffer is breached when fewer than BUFFER slots stay free on the workload's size.
+          if (breachAtMs === undefined && calls.size + BUFFER > before && before < MAX) breachAtMs = Date.now();
+        } else if (calls.size < MAX) refusedUnderMax++;
+        else refusedAtMax++;
+      } else if (calls.size > target) {
+        const [sid] = calls.keys();
+        calls.delete(sid!);
+        await fetch(`${url}/api/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ call_sid: sid }) });
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    for (const sid of [...calls.keys()]) {
+      calls.delete(sid);
+      await fetch(`${url}/api/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ call_sid: sid }) });
+    }
+    await waitFor('the workload back at its minimum', async () => replicas === 2, 120_000, 250);
+    await new Promise((r) => setTimeout(r, 3_000));
+
+    const downs = await metricSum(url, 'smart_router_autoscaler_decisions_total', { direction: 'down' });
+    const ups = await metricSum(url, 'smart_router_autoscaler_decisions_total', { direction: 'up' });
+    const retired = await metricSum(url, 'smart_router_autoscaler_retired_pods_total');
+    const unexpected = await metricSum(url, 'smart_router_autoscaler_unexpected_removals_total');
+    const violations = deletions.filter((d) => d.heldByGenerator || d.inRedis);
+    console.log(`\n1. buffer breach -> the workload's scale patch (seen by a watch), over ${breachToPatch.length} breaches`);
+    console.log(`   p50 ${percentile(breachToPatch, 50)} ms, p99 ${percentile(breachToPatch, 99)} ms, max ${Math.max(...breachToPatch)} ms (AUTOSCALE_INTERVAL_MS 250)`);
+    console.log(`   baseline, kubectl scale -> the same watch: p50 ${percentile(kubectlToWatch, 50)} ms over ${kubectlToWatch.length} (kubectl's own start-up included); ratio ${(percentile(breachToPatch, 50) / percentile(kubectlToWatch, 50)).toFixed(2)}`);
+    console.log(`\n2. load: ${allocated} calls allocated; refused while under max ${refusedUnderMax}, at max ${refusedAtMax}`);
+    console.log(`\n3. scale decisions: ${ups} up, ${downs} down; ${retired} idle pods retired; ${deletions.length} pod deletions seen`);
+    console.log(`   pods deleted holding a call (generator's calls or Redis): ${violations.length}; unexpected removals reported: ${unexpected}`);
+  } finally {
+    for (const a of aborts) a.abort();
+    operator?.kill('SIGTERM');
+    await kubectl(['delete', 'namespace', ns, '--timeout=180s']).catch(() => undefined);
+    await redis.quit();
+    await redisServer.destroy();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.stack ?? err.message);
+  process.exit(1);
+});
