@@ -264,9 +264,12 @@ export class WorkloadAutoscaler {
               inPool: Boolean(p.metadata?.labels?.[POOL_LABEL]),
             })),
           );
-    // A Deployment with fewer pods than replicas (some not created yet) loses the missing ones first.
-    const missing = workload.ref.kind === 'Deployment' ? Math.max(0, workload.replicas - live.length) : 0;
-    const wantGone = Math.max(0, workload.replicas - target - missing);
+    // The pick must see every pod the controller ranks: a pod missing from the cache could be the one it removes.
+    if (workload.ref.kind === 'Deployment' && live.length !== workload.replicas) {
+      this.publish(pool.name, { ...base, reason: 'WorkloadNotSettled', message: `${live.length} pod(s) of ${workloadName} seen for ${workload.replicas} replicas: scale-downs wait until they agree` }, 'none');
+      return;
+    }
+    const wantGone = workload.replicas - target;
     this.ensureLeading();
     const at = new Date().toISOString();
     const { picked, blockedBy } = wantGone > 0 ? await store.retireIdlePods(candidates, wantGone) : { picked: [] as string[], blockedBy: undefined };
@@ -282,7 +285,7 @@ export class WorkloadAutoscaler {
       if (ok) marked.push(pod);
       else await store.unretirePod(pod, false);
     }
-    const next = workload.ref.kind === 'StatefulSet' ? statefulSetReplicasAfter(workload.ref.name, names, workload.replicas, target, marked) : workload.replicas - missing - marked.length;
+    const next = workload.ref.kind === 'StatefulSet' ? statefulSetReplicasAfter(workload.ref.name, names, workload.replicas, target, marked) : workload.replicas - marked.length;
     const blocked =
       blockedBy === undefined
         ? ''
