@@ -28,10 +28,6 @@ export const FORCE_EVICTION_ANNOTATION = 'smartrouter.io/force-eviction';
  * time it did): the pod takes no call and joins no pool until it is removed.
  */
 export const RETIRING_ANNOTATION = 'smartrouter.io/retiring';
-/** The ReplicaSet controller removes pods with the lowest cost first. */
-export const POD_DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
-/** The cost of a pod picked for a scale-down: below every value the operator gives idle or busy pods. */
-export const RETIRING_DELETION_COST = -1000;
 
 export type Scheduling = 'LeastLoaded' | 'Packed';
 

@@ -20,8 +20,8 @@ interface LuaCommands {
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
   claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
   recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
-  retireIdlePods(podIndex: string, base: string, count: string, atMs: string, ...candidates: string[]): Promise<string[]>;
-  unretirePod(podKey: string, base: string, pod: string, draining: string): Promise<number>;
+  retireIdlePods(podIndex: string, term: string, base: string, count: string, atMs: string, leaderTerm: string, ...candidates: string[]): Promise<string[]>;
+  unretirePod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<number>;
 }
 
 export interface OwnerClaim {
@@ -261,11 +261,11 @@ export class RoutingStore {
 
   /**
    * Picks up to `count` idle candidates for a scale-down and marks them
-   * retiring in one atomic step (see lua/retire-idle-pods-1.lua).
+   * retiring in one atomic step (see lua/retire-idle-pods-2.lua).
    */
   async retireIdlePods(candidates: readonly RetireCandidate[], count: number, atMs = Date.now()): Promise<Retirement> {
     const args = candidates.flatMap((c) => [c.pod, String(c.tier)]);
-    const reply = await this.lua.retireIdlePods(this.keys.pods, this.keys.base, String(count), String(atMs), ...args);
+    const reply = await fenced(this.lua.retireIdlePods(this.keys.pods, this.keys.leaderTerm, this.keys.base, String(count), String(atMs), this.term, ...args));
     const bar = reply.indexOf('|');
     const blockedBy = reply[bar + 1];
     return { picked: reply.slice(0, bar), ...(blockedBy ? { blockedBy } : {}) };
@@ -273,7 +273,7 @@ export class RoutingStore {
 
   /** The workload kept a retiring pod: it may take calls again (unless `stayDraining`). */
   async unretirePod(pod: string, stayDraining: boolean): Promise<boolean> {
-    return (await this.lua.unretirePod(this.keys.pod(pod), this.keys.base, pod, stayDraining ? '1' : '0')) === 1;
+    return (await fenced(this.lua.unretirePod(this.keys.pod(pod), this.keys.leaderTerm, this.keys.base, pod, stayDraining ? '1' : '0', this.term))) === 1;
   }
 
   async deletePool(pool: string): Promise<number> {

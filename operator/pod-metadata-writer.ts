@@ -1,5 +1,6 @@
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
+import { RETIRING_ANNOTATION } from '../core/pool-types.js';
 import type { EventRecorder } from './events.js';
 import type { FleetView } from './fleet-view.js';
 import { statusCode, type KubeClients } from './kube-client.js';
@@ -84,7 +85,7 @@ export class PodMetadataWriter {
       const calls = view.routing.get(name)?.calls ?? 0;
       const current = this.metadataOf(pod);
       const managed = pool !== null || current.label !== null || calls > 0;
-      const patch = podMetadataPatch(current, desiredPodMetadata(pool, calls > 0, managed));
+      const patch = podMetadataPatch(current, desiredPodMetadata(pool, calls > 0, managed, Boolean(current.annotations[RETIRING_ANNOTATION])));
       if (!patch) {
         this.backoff.succeeded(name);
         continue;

@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { POOL_LABEL } from '../core/pool-types.js';
+import { POOL_LABEL, RETIRING_ANNOTATION } from '../core/pool-types.js';
 
 /**
  * What the operator writes on a pod, decided from the plan and the pod's
@@ -9,7 +9,8 @@ import { POOL_LABEL } from '../core/pool-types.js';
  * - `controller.kubernetes.io/pod-deletion-cost`: the ReplicaSet controller
  *   removes pods with a lower cost first on a scale-down; a pod with calls
  *   gets {@link BUSY_POD_DELETION_COST}, an idle one none (0), so idle pods go
- *   first.
+ *   first; a pod the autoscaler picked for a scale-down (retiring) gets
+ *   {@link RETIRING_POD_DELETION_COST}, so it goes before every other.
  * - `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`: the cluster
  *   autoscaler does not pick the node of a pod with calls for scale-down.
  *
@@ -19,6 +20,7 @@ import { POOL_LABEL } from '../core/pool-types.js';
 export const DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
 export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 export const BUSY_POD_DELETION_COST = '1000';
+export const RETIRING_POD_DELETION_COST = '-1000';
 
 export interface PodMetadata {
   label: string | null;
@@ -31,8 +33,10 @@ export interface PodMetadataPatch {
 }
 
 /** The metadata the operator wants on a pod: `pool` from the plan, `busy` from Redis. `managed`: a pool pod (planned, labelled or holding calls). */
-export function desiredPodMetadata(pool: string | null, busy: boolean, managed: boolean): { label: string | null; annotations: Record<string, string | null> } {
+export function desiredPodMetadata(pool: string | null, busy: boolean, managed: boolean, retiring = false): { label: string | null; annotations: Record<string, string | null> } {
   if (!managed) return { label: pool, annotations: {} };
+  // Picked idle and fenced in Redis: it must rank first for the ReplicaSet, and it takes no call any more.
+  if (retiring && !busy) return { label: pool, annotations: { [DELETION_COST_ANNOTATION]: RETIRING_POD_DELETION_COST, [SAFE_TO_EVICT_ANNOTATION]: null } };
   return busy
     ? { label: pool, annotations: { [DELETION_COST_ANNOTATION]: BUSY_POD_DELETION_COST, [SAFE_TO_EVICT_ANNOTATION]: 'false' } }
     : { label: pool, annotations: { [DELETION_COST_ANNOTATION]: null, [SAFE_TO_EVICT_ANNOTATION]: null } };

@@ -1,7 +1,7 @@
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { selectorMatches } from '../core/label-selector.js';
 import type { Logger } from '../core/logger.js';
-import { POD_DELETION_COST_ANNOTATION, POOL_LABEL, RETIRING_ANNOTATION, RETIRING_DELETION_COST, type Pool } from '../core/pool-types.js';
+import { POOL_LABEL, RETIRING_ANNOTATION, type Pool } from '../core/pool-types.js';
 import { validatePoolDocument } from '../core/pool-validation.js';
 import { replicaSetRemovalOrder, statefulSetOrdinal, statefulSetRemovalOrder, statefulSetReplicasAfter } from '../core/scale-down-order.js';
 import { decideScale, type Recommendation, type ScaleReason } from '../core/scale-decision.js';
@@ -11,6 +11,7 @@ import type { FleetInformers } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import type { OperatorMetrics } from './operator-metrics.js';
 import { isTerminated } from './pod-facts.js';
+import { DELETION_COST_ANNOTATION, RETIRING_POD_DELETION_COST } from './pod-metadata.js';
 import { RunAbandoned, type RunResult } from './reconcile-loop.js';
 import { describeWorkload, readWorkload, scalePool, scaleWorkload, type Workload } from './workload-scale.js';
 
@@ -146,14 +147,14 @@ export class WorkloadAutoscaler {
   }
 
   private async markRetiring(pod: string, at: string): Promise<boolean> {
-    return this.annotate(pod, { [RETIRING_ANNOTATION]: at, [POD_DELETION_COST_ANNOTATION]: String(RETIRING_DELETION_COST) });
+    return this.annotate(pod, { [RETIRING_ANNOTATION]: at, [DELETION_COST_ANNOTATION]: RETIRING_POD_DELETION_COST });
   }
 
   /** Gives a retiring pod back to routing: the workload keeps it. */
   private async unretire(pool: string, pod: V1Pod, why: string): Promise<void> {
     const name = podName(pod);
     this.ensureLeading();
-    await this.annotate(name, { [RETIRING_ANNOTATION]: null, [POD_DELETION_COST_ANNOTATION]: null });
+    await this.annotate(name, { [RETIRING_ANNOTATION]: null, [DELETION_COST_ANNOTATION]: null });
     // Drained by request, or being deleted, it stays draining; sync-pool re-reads that on the next reconcile.
     await this.deps.store.unretirePod(name, Boolean(pod.metadata?.deletionTimestamp) || pod.metadata?.annotations?.['smartrouter.io/drain'] === 'true');
     this.deps.logger.info('retiring pod kept by its workload: it takes calls again', { pod: name, pool, why });

@@ -1,6 +1,6 @@
 // Picking the pods a scale-down removes, against a real redis-server: only
 // idle pods, atomically marked, in the order the workload controller removes pods.
-import type { RoutingStore } from '../../../lua/routing-store.js';
+import { FencedWriteError, RoutingStore } from '../../../lua/routing-store.js';
 import { isolatedStore, pool, sharedTestRedis } from '../../support/routing.js';
 
 const redis = sharedTestRedis();
@@ -105,5 +105,19 @@ describe('retire-idle-pods', () => {
     const holders = new Set(outcomes.filter((o) => o.kind === 'allocated').map((o) => (o as { pod: string }).pod));
     for (const pod of picked.picked) expect(holders.has(pod)).toBe(false);
     expect(picked.picked.length + holders.size).toBeLessThanOrEqual(40);
+  });
+
+  test('a leader that lost its term picks nothing and gives nothing back', async () => {
+    await store.syncPool(pool('p', {}), [member('a'), member('b')]);
+    const prefix = store.keys.base.slice(1, -2);
+    const oldLeader = new RoutingStore(redis, prefix);
+    const newLeader = new RoutingStore(redis, prefix);
+    await oldLeader.beginTerm(0);
+    await newLeader.beginTerm(1);
+    await expect(oldLeader.retireIdlePods(tier(0, 'a', 'b'), 1)).rejects.toThrow(FencedWriteError);
+    expect((await store.podRouting(['a', 'b'])).get('a')?.retiring).toBeUndefined();
+    expect((await newLeader.retireIdlePods(tier(0, 'a'), 1)).picked).toEqual(['a']);
+    await expect(oldLeader.unretirePod('a', false)).rejects.toThrow(FencedWriteError);
+    expect((await store.podRouting(['a'])).get('a')?.retiring).toBe(true);
   });
 });

@@ -4,17 +4,21 @@
   again. Idempotent.
 
   KEYS[1] pod hash                  {p}:pod:<pod>
+  KEYS[2] leader term string        {p}:leader:term     (includes/fence.lua)
 
   ARGV[1] key base "{p}:"
   ARGV[2] pod name
   ARGV[3] '1' when the pod must stay draining for another reason (drain
           requested, being deleted), else '0'
+  ARGV[4] leader term (refused when lower than KEYS[2])
 
   Returns 1 when the pod was retiring, 0 when not.
 ]]
 --@include "includes/keys.lua"
 --@include "includes/pod-availability.lua"
+--@include "includes/fence.lua"
 
+requireTerm(KEYS[2], ARGV[4])
 local base, pod = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', KEYS[1], 'retiring') == 0 then return 0 end
 redis.call('HDEL', KEYS[1], 'retiring')

@@ -14,21 +14,25 @@
   The walk stops at the first tier it cannot take whole.
 
   KEYS[1] pod index set             {p}:pods
+  KEYS[2] leader term string        {p}:leader:term     (includes/fence.lua)
 
   ARGV[1] key base "{p}:"
   ARGV[2] how many pods to pick at most
   ARGV[3] time of the decision, ms (recorded on each picked pod)
-  ARGV[4..] candidates, two values each: pod, tier (consecutive equal tiers form a group)
+  ARGV[4] leader term (refused when lower than KEYS[2])
+  ARGV[5..] candidates, two values each: pod, tier (consecutive equal tiers form a group)
 
   Returns { picked pods..., '|', blocking pod or '' }: the pod that stopped
   the walk, busy in a tier that had to be taken whole ('' when none did).
 ]]
 --@include "includes/keys.lua"
 --@include "includes/pod-availability.lua"
+--@include "includes/fence.lua"
 
+requireTerm(KEYS[2], ARGV[4])
 local base, want, at = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local picked, blocking = {}, ''
-local i = 4
+local i = 5
 while #picked < want and i <= #ARGV do
   local tier, group = ARGV[i + 1], {}
   while i <= #ARGV and ARGV[i + 1] == tier do
