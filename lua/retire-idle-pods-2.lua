@@ -60,9 +60,10 @@ end
 for _, pod in ipairs(picked) do
   local pk = podKey(base, pod)
   if redis.call('EXISTS', pk) == 0 then redis.call('HSET', pk, 'pool', '') end
+  local before = podShare(base, pod)
   redis.call('HSET', pk, 'draining', '1', 'retiring', at)
   redis.call('SADD', KEYS[1], pod)
-  refreshPodAvailability(base, pod)
+  settlePod(base, pod, before)
 end
 picked[#picked + 1] = '|'
 picked[#picked + 1] = blocking

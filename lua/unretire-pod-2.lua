@@ -29,6 +29,7 @@ if (not pool or pool == '') and redis.call('SCARD', podCallsKey(base, pod)) == 0
   redis.call('SREM', podIndexKey(base), pod)
   return 1
 end
+local before = podShare(base, pod)
 redis.call('HSET', KEYS[1], 'draining', ARGV[3])
-refreshPodAvailability(base, pod)
+settlePod(base, pod, before)
 return 1

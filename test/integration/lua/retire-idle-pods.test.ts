@@ -93,6 +93,9 @@ describe('retire-idle-pods', () => {
     expect(await store.unretirePod('b', true)).toBe(false);
     expect(await allocate('x', ['p'])).toMatchObject({ kind: 'allocated', pod: 'a' });
     expect((await allocate('y', ['p'])).kind).toBe('none');
+    // The pool counters followed every mark: an exact recount finds nothing to repair.
+    expect(await store.recountPool('p', 10)).toEqual([]);
+    expect((await store.status()).pools.p).toMatchObject({ pods: 2, draining: 1, active_calls: 1, free_slots: 0 });
   });
 
   test('many concurrent allocations against one pick: no picked pod ever holds a call', async () => {
