@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../core/logger.js';
 import type { Pool } from '../core/pool-types.js';
 import { resolveRoute } from '../core/route.js';
+import { signStreamToken } from '../core/stream-token.js';
 import { buildWsUrl } from '../core/ws-url.js';
 import { RedisClock } from '../lua/redis-clock.js';
 import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
@@ -45,6 +46,9 @@ export interface CallRouterOptions {
    * for it after that (checked against Redis's clock). REDIS_COMMAND_TIMEOUT_MS.
    */
   requestTimeoutMs?: number;
+  /** Signs the `{token}` of ws_url (WS_TOKEN_SECRET); tokens are valid for wsTokenTtlSeconds. */
+  wsTokenSecret?: string;
+  wsTokenTtlSeconds?: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -209,10 +213,18 @@ export class CallRouter {
           pool: outcome.pool,
           merchant_id: request.merchantId,
           provider: request.provider,
+          token: this.streamToken(outcome.pod, request.callSid),
         }),
       };
     }
     throw new StoreUnavailableError(new Error('pools kept changing while allocating'));
+  }
+
+  /** The `{token}` for a stream to `pod`, or undefined when no secret is set (the template then has no {token}). */
+  private streamToken(pod: string, callSid: string): string | undefined {
+    if (!this.options.wsTokenSecret) return undefined;
+    const expiresAt = Math.floor(Date.now() / 1000) + (this.options.wsTokenTtlSeconds ?? 300);
+    return signStreamToken(this.options.wsTokenSecret, { pod, callSid, expiresAt });
   }
 
   /** Returns what was released, or null when the call is unknown or already released. */

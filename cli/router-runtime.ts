@@ -33,7 +33,7 @@ export async function openRouterRuntime(config: Config, installation: Installati
   }
   logger.info(claim.outcome === 'claimed' ? 'key prefix claimed' : 'key prefix owned by this installation', { key_prefix: installation.keyPrefix, installation: installation.id });
   const metrics = new RouterMetrics(store);
-  const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate, requestTimeoutMs: config.redisCommandTimeoutMs }, metrics, logger.child({ component: 'allocator' }));
+  const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate, wsTokenSecret: config.wsTokenSecret, wsTokenTtlSeconds: config.wsTokenTtlSeconds, requestTimeoutMs: config.redisCommandTimeoutMs }, metrics, logger.child({ component: 'allocator' }));
   return { redis, store, metrics, router, credentials };
 }
 

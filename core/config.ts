@@ -23,6 +23,10 @@ export interface Config {
   /** How long an ended call's tombstone refuses later allocations for it. */
   callTombstoneSeconds: number;
   wsUrlTemplate: string;
+  /** WS_TOKEN_SECRET: signs the `{token}` of ws_url; required when the template has {token}. */
+  wsTokenSecret?: string;
+  /** How long a stream token is valid: the agent must see the stream connect within it. */
+  wsTokenTtlSeconds: number;
   auth: {
     /** API_TOKEN: one token holding every scope (installations from before scopes). */
     apiToken?: string;
@@ -269,6 +273,10 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
   const wsUrlTemplate = env.WS_URL_TEMPLATE || 'wss://localhost/ws/pod/{pod}/{call_sid}';
   const templateProblem = checkWsUrlTemplate(wsUrlTemplate);
   if (templateProblem) throw new ConfigError(`WS_URL_TEMPLATE ${templateProblem}`);
+  const wsTokenSecret = env.WS_TOKEN_SECRET || undefined;
+  if (wsUrlTemplate.includes('{token}') && !wsTokenSecret) throw new ConfigError('WS_URL_TEMPLATE has {token}: set WS_TOKEN_SECRET, the secret the voice agents verify it with');
+  if (wsTokenSecret && !wsUrlTemplate.includes('{token}')) throw new ConfigError('WS_TOKEN_SECRET is set but WS_URL_TEMPLATE has no {token}: the agents would get no token to verify');
+  if (wsTokenSecret && wsTokenSecret.length < 32) throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)');
   const redisUrl = flags['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
   const defaultTier = env.DEFAULT_TIER || 'standard';
@@ -304,6 +312,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     installationId: installationIdFrom(env.INSTALLATION_ID),
     callTombstoneSeconds: int('CALL_TOMBSTONE_SECONDS', env.CALL_TOMBSTONE_SECONDS, 3600, 1, 7 * 86400),
     wsUrlTemplate,
+    wsTokenSecret,
+    wsTokenTtlSeconds: int('WS_TOKEN_TTL_SECONDS', env.WS_TOKEN_TTL_SECONDS, 300, 5, 86400),
     auth: {
       apiToken,
       tokensDir: env.AUTH_TOKENS_DIR || undefined,

@@ -1,5 +1,6 @@
 /** Values a ws_url template may use, as `{name}`. */
-export const WS_URL_PLACEHOLDERS = ['pod', 'call_sid', 'pool', 'merchant_id', 'provider'] as const;
+/** `{token}`: a stream token (core/stream-token.ts) the agent verifies, when WS_TOKEN_SECRET is set. */
+export const WS_URL_PLACEHOLDERS = ['pod', 'call_sid', 'pool', 'merchant_id', 'provider', 'token'] as const;
 export type WsUrlPlaceholder = (typeof WS_URL_PLACEHOLDERS)[number];
 export type WsUrlValues = Partial<Record<WsUrlPlaceholder, string>>;
 

@@ -54,6 +54,8 @@ test.each([
   [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel'], /telephony\.publicUrl is required while telephony\.verifySignatures is true/],
   [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel', 'telephony.publicUrl=router.example.com'], /publicUrl/],
   [['redis.url=redis://r:6379', AUTH, 'config.trustProxy=any host'], /trustProxy/],
+  [['redis.url=redis://r:6379', AUTH, 'streamToken.existingSecret=st'], /streamToken\.existingSecret and \{token\} in config\.wsUrlTemplate go together/],
+  [['redis.url=redis://r:6379', AUTH, 'config.wsUrlTemplate=wss://h/ws/pod/{pod}/{call_sid}?token={token}'], /streamToken\.existingSecret and \{token\}/],
 ])('wrong values %j are refused with a clear message', async (sets, message) => {
   const err = await template('x', sets).then(
     () => undefined,

@@ -75,11 +75,11 @@ export interface TestRouter {
 /** The real Express app over a real Redis, in process. */
 export function routerApp(
   store: RoutingStore,
-  options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; telephony?: TelephonyOptions; requestTimeoutMs?: number } & Pick<AppDeps, 'readCacheMs' | 'adminRateLimit' | 'trustProxy'> = {},
+  options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; wsTokenSecret?: string; telephony?: TelephonyOptions; requestTimeoutMs?: number } & Pick<AppDeps, 'readCacheMs' | 'adminRateLimit' | 'trustProxy'> = {},
 ): TestRouter {
   const metrics = new RouterMetrics(store);
   const logger = silentLogger();
-  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}', requestTimeoutMs: options.requestTimeoutMs }, metrics, logger);
+  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}', wsTokenSecret: options.wsTokenSecret, requestTimeoutMs: options.requestTimeoutMs }, metrics, logger);
   const providerRoutes = options.telephony ? telephonyRoutes(router, options.telephony, metrics.registry, logger) : undefined;
   const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: options.requestTimeoutMs ?? 1000, providerRoutes, readCacheMs: options.readCacheMs, adminRateLimit: options.adminRateLimit, trustProxy: options.trustProxy });
   return { app, store, router, metrics };

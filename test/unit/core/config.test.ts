@@ -51,7 +51,7 @@ describe('loadConfig', () => {
     [['operator'], { PORT: 'eighty' }, 'PORT must be an integer, got "eighty"'],
     [['operator'], { PORT: '70000' }, 'PORT must be between 0 and 65535, got 70000'],
     [['operator'], { REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis:// or rediss://, got "localhost:6379"'],
-    [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}/{sid}' }, 'WS_URL_TEMPLATE unknown placeholder {sid}; known: {pod} {call_sid} {pool} {merchant_id} {provider}'],
+    [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}/{sid}' }, 'WS_URL_TEMPLATE unknown placeholder {sid}; known: {pod} {call_sid} {pool} {merchant_id} {provider} {token}'],
     [['operator'], { DEFAULT_TIER: 'Gold' }, 'DEFAULT_TIER must be a lowercase DNS label, got "Gold"'],
     [['operator'], { TELEPHONY_VERIFY_SIGNATURES: 'maybe' }, 'TELEPHONY_VERIFY_SIGNATURES must be true or false, got "maybe"'],
     [['operator'], { KEY_PREFIX: '{bad}' }, 'KEY_PREFIX must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$, got "{bad}"'],
@@ -72,6 +72,9 @@ describe('loadConfig', () => {
     [['operator'], { PUBLIC_URL: 'router.example.com' }, 'PUBLIC_URL must be an absolute http(s) URL such as https://router.example.com, got "router.example.com"'],
     [['operator'], { PUBLIC_URL: 'https://router.example.com/?a=1' }, 'PUBLIC_URL must be an http(s) base URL without credentials, query or fragment, got "https://router.example.com/?a=1"'],
     [['operator'], { HTTP_HEADERS_TIMEOUT_SECONDS: '20', HTTP_REQUEST_TIMEOUT_SECONDS: '10' }, 'HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS'],
+    [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}' }, 'WS_URL_TEMPLATE has {token}: set WS_TOKEN_SECRET, the secret the voice agents verify it with'],
+    [['operator'], { WS_TOKEN_SECRET: 'x'.repeat(32) }, 'WS_TOKEN_SECRET is set but WS_URL_TEMPLATE has no {token}: the agents would get no token to verify'],
+    [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}', WS_TOKEN_SECRET: 'short' }, 'WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)'],
     [['operator'], { STATUS_CACHE_MS: '-1' }, 'STATUS_CACHE_MS must be between 0 and 60000, got -1'],
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
