@@ -92,10 +92,13 @@ export async function startEvictionGuard(config: WebhookConfig, host: string, de
         namespace,
         secretName: config.secretName,
         webhookConfiguration: config.registration === 'none' ? null : configurationName,
-        caLifetimeMs: config.caLifetimeSeconds * 1000,
-        servingLifetimeMs: config.certLifetimeSeconds * 1000,
         checkIntervalMs: config.certCheckSeconds * 1000,
-        policy: { caOverlapMs: config.caOverlapSeconds * 1000, ...servingNames(config, namespace) },
+        policy: {
+          caLifetimeMs: config.caLifetimeSeconds * 1000,
+          servingLifetimeMs: config.certLifetimeSeconds * 1000,
+          caOverlapMs: config.caOverlapSeconds * 1000,
+          ...servingNames(config, namespace),
+        },
       },
       logger,
       (serving) => {

@@ -33,6 +33,8 @@ beforeAll(async () => {
   env = await operatorEnv('e2e-chart');
 }, 60_000);
 afterAll(async () => {
+  // Cluster-scoped objects of the release outlive its namespace.
+  if (env) await kubectl(['delete', 'validatingwebhookconfiguration,clusterrole,clusterrolebinding', `r-smart-router-${env.namespace}`, '--ignore-not-found']).catch(() => undefined);
   await env?.teardown();
 }, 60_000);
 
@@ -88,7 +90,7 @@ test('every rendered object passes the API server (dry run), with every option o
     'redis.bundled.enabled=true', 'networkPolicy.enabled=true', AUTH, 'apiToken.existingSecret=tok', 'telephony.existingSecret=tel', 'telephony.publicUrl=https://router.example.com', ...POOLS,
   ]);
   const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: rendered, namespace: env.namespace });
-  for (const kind of ['deployment.apps/r-smart-router', 'statefulset.apps/r-smart-router-redis', 'role.rbac.authorization.k8s.io/r-smart-router', 'poddisruptionbudget.policy/r-smart-router', 'networkpolicy.networking.k8s.io/r-smart-router', 'voiceagentpool.smartrouter.io/standard', 'deployment.apps/r-smart-router-ws', 'configmap/r-smart-router-ws']) {
+  for (const kind of ['deployment.apps/r-smart-router', 'statefulset.apps/r-smart-router-redis', 'role.rbac.authorization.k8s.io/r-smart-router', 'poddisruptionbudget.policy/r-smart-router', 'networkpolicy.networking.k8s.io/r-smart-router', 'voiceagentpool.smartrouter.io/standard', 'deployment.apps/r-smart-router-ws', 'configmap/r-smart-router-ws', `validatingwebhookconfiguration.admissionregistration.k8s.io/r-smart-router-${env.namespace}`, 'secret/r-smart-router-webhook-tls', `clusterrole.rbac.authorization.k8s.io/r-smart-router-${env.namespace}`, `clusterrolebinding.rbac.authorization.k8s.io/r-smart-router-${env.namespace}`]) {
     expect(out).toContain(`${kind} created (server dry run)`);
   }
 });
@@ -107,8 +109,13 @@ test("applied for real, the ServiceAccount can do what the operator needs and no
     'voiceagentpools.smartrouter.io': '[get list watch]',
     'voiceagentpools.smartrouter.io/status': '[get patch update]',
     'leases.coordination.k8s.io': '[get create update]',
+    secrets: '[get update]',
+    'validatingwebhookconfigurations.admissionregistration.k8s.io': '[get patch]',
   });
-  for (const forbidden of [['delete', 'pods'], ['get', 'secrets'], ['update', 'voiceagentpools'], ['list', 'nodes'], ['list', 'pods', '--all-namespaces']]) {
+  // Both only on the release's own objects.
+  const names = Object.fromEntries(rows.filter((r) => r.length === 4).map((r) => [r[0], r[2]]));
+  expect(names).toMatchObject({ secrets: '[r-smart-router-webhook-tls]', 'validatingwebhookconfigurations.admissionregistration.k8s.io': `[r-smart-router-${env.namespace}]` });
+  for (const forbidden of [['delete', 'pods'], ['get', 'secrets'], ['create', 'secrets'], ['get', 'secrets/other'], ['patch', 'validatingwebhookconfigurations'], ['update', 'voiceagentpools'], ['list', 'nodes'], ['list', 'pods', '--all-namespaces']]) {
     // can-i answers "no" with exit code 1.
     const code = await kubectl(['auth', 'can-i', ...forbidden, `--as=${sa}`], { namespace: env.namespace }).then(
       () => 0,
@@ -138,6 +145,12 @@ test("applied for real, the ServiceAccount can do what the operator needs and no
     REDIS_URL: process.env.SMART_ROUTER_TEST_REDIS_URL!,
     KEY_PREFIX: env.prefix,
     LEASE_NAME: 'r-smart-router-leader',
+    // The eviction guard as the chart runs it: certificates in the chart's Secret, caBundle into the chart's webhook configuration.
+    WEBHOOK_PORT: '0',
+    WEBHOOK_REGISTRATION: 'ca-bundle',
+    WEBHOOK_CONFIGURATION_NAME: `r-smart-router-${env.namespace}`,
+    WEBHOOK_SERVICE_NAME: 'r-smart-router',
+    WEBHOOK_SECRET_NAME: 'r-smart-router-webhook-tls',
   });
   env.operators.push(saOp);
   await waitForLabels(env.namespace, 'pools assigned with the SA token', (l) => countBy(l).standard === 3 && countBy(l).basic === 1);
@@ -152,5 +165,9 @@ test("applied for real, the ServiceAccount can do what the operator needs and no
   expect(events.items.map((e) => e.reason)).toContain('PodAssigned');
   const lease = await kubectlJson<{ spec: { holderIdentity: string } }>(['get', 'lease', 'r-smart-router-leader'], env.namespace);
   expect(lease.spec.holderIdentity).toBeTruthy();
+  const webhook = await kubectlJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(['get', 'validatingwebhookconfiguration', `r-smart-router-${env.namespace}`]);
+  expect(Buffer.from(webhook.webhooks[0]!.clientConfig.caBundle ?? '', 'base64').toString()).toMatch(/BEGIN CERTIFICATE/);
+  const secret = await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', 'r-smart-router-webhook-tls'], env.namespace);
+  expect(Buffer.from(secret.data['tls.crt']!, 'base64').toString()).toMatch(/BEGIN CERTIFICATE/);
   expect(saOp.output()).not.toMatch(/forbidden/i);
 }, 120_000);

@@ -10,8 +10,6 @@ export interface CertificateKeeperOptions {
   secretName: string;
   /** The ValidatingWebhookConfiguration whose caBundle this keeper publishes; null when someone else does. */
   webhookConfiguration: string | null;
-  caLifetimeMs: number;
-  servingLifetimeMs: number;
   checkIntervalMs: number;
   policy: RotationPolicy;
   now?: () => Date;
@@ -123,7 +121,8 @@ export class CertificateKeeper {
   }
 
   private async apply(step: RotationStep, set: CertificateSet | null): Promise<CertificateSet> {
-    const { caLifetimeMs, servingLifetimeMs, policy } = this.options;
+    const { policy } = this.options;
+    const { caLifetimeMs, servingLifetimeMs } = policy;
     const now = this.now();
     const serve = (ca: KeyPair) => issueServing(ca, policy.dnsNames, policy.ips, now, servingLifetimeMs);
     const caName = `smart-router-webhook-ca-${now.toISOString()}`;
@@ -167,7 +166,10 @@ export class CertificateKeeper {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/tls',
-      metadata: { name: secretName, namespace, labels: { ...(read?.metadata?.labels ?? {}), 'app.kubernetes.io/managed-by': 'smart-router' }, resourceVersion: read?.metadata?.resourceVersion },
+      // An existing Secret (the chart's, owned by Helm) keeps its labels and annotations.
+      metadata: read
+        ? { name: secretName, namespace, labels: read.metadata?.labels, annotations: read.metadata?.annotations, resourceVersion: read.metadata?.resourceVersion }
+        : { name: secretName, namespace, labels: { 'app.kubernetes.io/managed-by': 'smart-router' } },
       data: secretDataOf(set),
     };
     try {

@@ -15,6 +15,9 @@ export interface CertificateSet {
 }
 
 export interface RotationPolicy {
+  /** Lifetimes new certificates get; each is renewed when a third of it is left. */
+  caLifetimeMs: number;
+  servingLifetimeMs: number;
   /** A new CA is trusted this long (and seen in the published caBundle) before it signs the serving certificate. */
   caOverlapMs: number;
   /** Names the serving certificate must carry. */
@@ -30,11 +33,13 @@ export type RotationStep =
   | { kind: 'prune-trusted'; why: string; keep: string[] }
   | { kind: 'none' };
 
-/** A certificate is renewed once two thirds of its life are over, well before it expires. */
-export function dueForRenewal(pem: string, now: Date): boolean {
-  const { notBefore, notAfter } = certificateInfo(pem);
-  const life = notAfter.getTime() - notBefore.getTime();
-  return notAfter.getTime() - now.getTime() <= life / 3;
+/**
+ * A certificate is renewed once a third of its configured lifetime is left,
+ * well before it expires. (Its own notBefore is backdated and a serving
+ * certificate is cut short to its CA's end, so neither says its lifetime.)
+ */
+export function dueForRenewal(pem: string, now: Date, lifetimeMs: number): boolean {
+  return certificateInfo(pem).notAfter.getTime() - now.getTime() <= lifetimeMs / 3;
 }
 
 function coversNames(pem: string, dnsNames: readonly string[], ips: readonly string[]): boolean {
@@ -76,13 +81,13 @@ export function planRotation(set: CertificateSet | null, now: Date, policy: Rota
     // notBefore is backdated a minute at issue; the overlap counts from then, a minute on the safe side of nothing.
     const trustedLongEnough = now.getTime() - next.notBefore.getTime() >= policy.caOverlapMs + 60_000;
     if (inBundle && isPublished && trustedLongEnough) return { kind: 'promote-next-ca', why: 'the next CA has been trusted for the overlap' };
-  } else if (dueForRenewal(set.ca.cert, now)) {
+  } else if (dueForRenewal(set.ca.cert, now, policy.caLifetimeMs)) {
     return { kind: 'add-next-ca', why: 'the CA is two thirds through its life' };
   }
 
   const serving = set.serving.cert;
   if (!signedBy(serving, set.ca.cert)) return { kind: 'reissue-serving', why: 'the serving certificate is not signed by the CA' };
-  if (certificateInfo(serving).notAfter <= now || dueForRenewal(serving, now)) return { kind: 'reissue-serving', why: 'the serving certificate is two thirds through its life' };
+  if (dueForRenewal(serving, now, policy.servingLifetimeMs)) return { kind: 'reissue-serving', why: 'the serving certificate is two thirds through its life' };
   if (!coversNames(serving, policy.dnsNames, policy.ips)) return { kind: 'reissue-serving', why: 'the serving certificate lacks a name the webhook is reached by' };
 
   const keep = set.trusted.filter((pem) => certificateInfo(pem).notAfter > now);

@@ -23,3 +23,12 @@ app.kubernetes.io/component: router
 {{- define "smart-router.redisSecretName" -}}
 {{- if .Values.redis.existingSecret -}}{{ .Values.redis.existingSecret }}{{- else -}}{{ include "smart-router.fullname" . }}-redis{{- end -}}
 {{- end -}}
+
+{{- /* The eviction guard's cluster-scoped ValidatingWebhookConfiguration: one per release and namespace. */ -}}
+{{- define "smart-router.webhookName" -}}
+{{ printf "%s-%s" (include "smart-router.fullname" .) .Release.Namespace | trunc 253 }}
+{{- end -}}
+
+{{- define "smart-router.webhookSecretName" -}}
+{{ include "smart-router.fullname" . }}-webhook-tls
+{{- end -}}

@@ -2,9 +2,9 @@ import { bundleFingerprints, caBundle, planRotation, type CertificateSet, type R
 import { certificateInfo, issueCa, issueServing, signedBy, splitPem } from '../../../../operator/eviction-guard/certificates.js';
 
 const T0 = new Date('2026-11-30T12:00:00Z');
-const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const HOUR = 3600_000;
-const policy: RotationPolicy = { caOverlapMs: 60_000, dnsNames: ['guard.calls.svc', 'localhost'], ips: ['127.0.0.1'] };
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+const policy: RotationPolicy = { caLifetimeMs: 30 * HOUR, servingLifetimeMs: 9 * HOUR, caOverlapMs: 60_000, dnsNames: ['guard.calls.svc', 'localhost'], ips: ['127.0.0.1'] };
 const fps = (set: CertificateSet) => bundleFingerprints(caBundle(set));
 
 async function fresh(now = T0, caLife = 30 * HOUR, servingLife = 9 * HOUR): Promise<CertificateSet> {
@@ -86,7 +86,7 @@ describe('planning a rotation', () => {
 
   test('an expired CA, or a CA missing from its bundle, starts over', async () => {
     const set = await fresh(T0, 3 * HOUR, HOUR);
-    expect(planRotation(set, at(3 * 3600 + 1), policy, fps(set)).kind).toBe('create');
+    expect(planRotation(set, at(3 * 3600 + 1), { ...policy, caLifetimeMs: 3 * HOUR, servingLifetimeMs: HOUR }, fps(set)).kind).toBe('create');
     expect(planRotation({ ...set, trusted: [] }, T0, policy, fps(set)).kind).toBe('create');
   });
 });
