@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${DEMO_PORT:-8080}"
+WEBHOOK_PORT="${DEMO_WEBHOOK_PORT:-9443}"
 REDIS_PORT="${DEMO_REDIS_PORT:-6389}"
 NS=smart-router-demo
 RUN=.run/demo-operator
@@ -44,7 +45,7 @@ spec:
 YAML
 
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$PORT" HOST=127.0.0.1 KEY_PREFIX=demo-operator \
-  node dist/cli/main.js operator --kubeconfig "$KUBECONFIG" --namespace "$NS" >"$RUN/router.log" 2>&1 &
+  node dist/cli/main.js operator --kubeconfig "$KUBECONFIG" --namespace "$NS" --webhook-port "$WEBHOOK_PORT" >"$RUN/router.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do
   [ "$(kubectl -n "$NS" get pods -l smartrouter.io/pool -o name 2>/dev/null | wc -l)" -ge 5 ] && break
@@ -60,6 +61,8 @@ echo "\$ curl -s -X POST localhost:$PORT/api/v1/release -d '{\"call_sid\": \"DEM
 curl -s -X POST "http://127.0.0.1:$PORT/api/v1/release" -H 'content-type: application/json' -d '{"call_sid": "DEMO_CALL_1"}'; echo
 echo
 echo "Try: KUBECONFIG=$KUBECONFIG .cluster/bin/kubectl -n $NS annotate pod voice-agent-1 smartrouter.io/drain=true"
+echo "  or, with a call on a pod: KUBECONFIG=$KUBECONFIG .cluster/bin/kubectl drain <its node> --ignore-daemonsets --pod-selector app=voice-agent"
+echo "  (the eviction guard answers on https://127.0.0.1:$WEBHOOK_PORT; smart-router-$NS is its webhook configuration)"
 [ "${DEMO_ONESHOT:-0}" = 1 ] && exit 0
 echo "Serving until Ctrl-C (logs: $RUN/router.log)."
 wait "${pids[-1]}"

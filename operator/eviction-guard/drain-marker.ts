@@ -22,9 +22,10 @@ export function kubernetesDrainMarker(core: CoreV1Api, namespace: string): Drain
           throw err;
         }
         const annotations = live.metadata?.annotations ?? {};
-        const existing = parseDrainStart(annotations[DRAIN_STARTED_ANNOTATION]);
-        if (existing !== null && annotations[DRAIN_ANNOTATION] === 'true') return new Date(existing);
-        const start = existing !== null ? new Date(existing) : startedAt;
+        // A start left from an earlier drain that was undrained since does not count.
+        const existing = annotations[DRAIN_ANNOTATION] === 'true' ? parseDrainStart(annotations[DRAIN_STARTED_ANNOTATION]) : null;
+        if (existing !== null) return new Date(existing);
+        const start = startedAt;
         try {
           await core.patchNamespacedPod(
             {

@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/logger.js';
-import { DRAIN_STARTED_ANNOTATION } from '../../core/pool-types.js';
+import { DRAIN_ANNOTATION, DRAIN_STARTED_ANNOTATION } from '../../core/pool-types.js';
 import type { RoutingStore } from '../../lua/routing-store.js';
 import type { EventTarget } from '../events.js';
 import type { OperatorMetrics } from '../operator-metrics.js';
@@ -63,7 +63,8 @@ export class EvictionGuard {
       routing: state && { pool: state.pool, calls: state.calls, callsExpireMs: state.callsExpireMs },
       poolMaxDrainSeconds: state?.poolSpec?.drain?.maxDrainSeconds,
       annotations,
-      drainStartedMs: parseDrainStart(annotations[DRAIN_STARTED_ANNOTATION]),
+      // The start counts while the pod is drained by annotation: an undrain ends that drain.
+      drainStartedMs: annotations[DRAIN_ANNOTATION] === 'true' ? parseDrainStart(annotations[DRAIN_STARTED_ANNOTATION]) : null,
       nowMs: this.now(),
     };
     let decision = decideEviction(facts);

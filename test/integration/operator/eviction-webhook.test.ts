@@ -154,6 +154,14 @@ test('force and a passed deadline let a pod go with its calls, with an Event and
   expect((await metrics.evictionsWithCalls.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([['deadline', 1], ['forced', 1]]);
 });
 
+test('a drain start left from an undrained drain does not count: the deadline starts again', async () => {
+  const { pod } = (await allocate('call-1')) as { pod: string };
+  pods.set(pod, { annotations: { 'smartrouter.io/drain-started-at': new Date(Date.now() - 3600_000).toISOString() } });
+  const answer = await post(review(pod));
+  expect(answer.body.response.allowed).toBe(false);
+  expect(marked.map((m) => m.pod)).toEqual([pod]);
+});
+
 test('the pool spec in Redis carries the drain deadline', async () => {
   expect((await store.podEvictionState('agent-0'))?.poolSpec?.drain).toEqual({ maxDrainSeconds: 600 });
 });
