@@ -131,8 +131,8 @@ function webhookConfig(flags: Source, env: Source): WebhookConfig {
   const certificates = oneOf('WEBHOOK_CERTIFICATES', env.WEBHOOK_CERTIFICATES, ['self', 'files'] as const, 'self');
   const certDir = env.WEBHOOK_CERT_DIR || undefined;
   if (certificates === 'files' && !certDir) throw new ConfigError('WEBHOOK_CERTIFICATES=files needs WEBHOOK_CERT_DIR (a directory with tls.crt and tls.key)');
-  const caLifetimeSeconds = int('WEBHOOK_CA_LIFETIME_SECONDS', env.WEBHOOK_CA_LIFETIME_SECONDS, 3 * 365 * 86400, 60, 20 * 365 * 86400);
-  const certLifetimeSeconds = int('WEBHOOK_CERT_LIFETIME_SECONDS', env.WEBHOOK_CERT_LIFETIME_SECONDS, 90 * 86400, 30, 20 * 365 * 86400);
+  const caLifetimeSeconds = int('WEBHOOK_CA_LIFETIME_SECONDS', env.WEBHOOK_CA_LIFETIME_SECONDS, 3 * 365 * 86400, 30, 20 * 365 * 86400);
+  const certLifetimeSeconds = int('WEBHOOK_CERT_LIFETIME_SECONDS', env.WEBHOOK_CERT_LIFETIME_SECONDS, 90 * 86400, 10, 20 * 365 * 86400);
   const caOverlapSeconds = int('WEBHOOK_CA_OVERLAP_SECONDS', env.WEBHOOK_CA_OVERLAP_SECONDS, 300, 1, 86400);
   const certCheckSeconds = int('WEBHOOK_CERT_CHECK_SECONDS', env.WEBHOOK_CERT_CHECK_SECONDS, 60, 1, 86400);
   // A serving certificate never outlives its CA; at most a third of the CA's life, it is never cut short before the CA rotates.

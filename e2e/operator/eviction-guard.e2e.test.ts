@@ -44,7 +44,11 @@ async function ownNode(tag: string): Promise<string> {
 async function pooledPodsOn(node: string, pool: string, count: number): Promise<string[]> {
   return waitFor(`${count} ${pool} pods on ${node}`, async () => {
     const pods = (await listPods(ns())).filter((p) => p.node === node && !p.deleting && p.ready && p.labels['smartrouter.io/pool'] === pool);
-    const inRedis = await Promise.all(pods.map(async (p) => (await env.store.podState(p.name))?.pool === pool));
+    // Allocatable in Redis, not only labelled: Ready, in the pool, not draining.
+    const inRedis = await Promise.all(pods.map(async (p) => {
+      const state = await env.store.podState(p.name);
+      return state?.pool === pool && state.ready && !state.draining;
+    }));
     return pods.length === count && inRedis.every(Boolean) ? pods.map((p) => p.name).sort() : undefined;
   });
 }
