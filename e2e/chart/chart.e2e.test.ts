@@ -109,6 +109,12 @@ test("applied for real, the ServiceAccount can do what the operator needs and no
     'voiceagentpools.smartrouter.io': '[get list watch]',
     'voiceagentpools.smartrouter.io/status': '[get patch update]',
     'leases.coordination.k8s.io': '[get create update]',
+    // The built-in autoscaler's rules.
+    'voiceagentpools.smartrouter.io/scale': '[get patch update]',
+    'deployments.apps': '[get]',
+    'deployments.apps/scale': '[get patch update]',
+    'statefulsets.apps': '[get]',
+    'statefulsets.apps/scale': '[get patch update]',
     secrets: '[get update]',
     'validatingwebhookconfigurations.admissionregistration.k8s.io': '[get patch]',
   });
