@@ -95,7 +95,7 @@ test('a pod that outlived its deleted pool keeps its call; deleted, the call is 
   expect(call.body).toMatchObject({ pod_name: pod, source_pool: 'pool:temp' });
   await kubectl(['delete', 'vap', 'temp'], { namespace: ns() });
   await waitFor('temp gone from routing', async () => !(await env.store.poolsSnapshot()).pools.some((p) => p.name === 'temp'));
-  expect(await env.store.podState(pod)).toMatchObject({ pool: null, calls: ['orphan-call'] });
+  expect(await env.store.podState(pod)).toMatchObject({ pool: null, draining: true, calls: ['orphan-call'] });
   await waitForEvent(ns(), pod, 'PodDraining', /its pool was deleted/);
 
   const before = await reaped('pod_gone');
