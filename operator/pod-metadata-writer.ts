@@ -6,6 +6,7 @@ import type { FleetView } from './fleet-view.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import { forEachLimited } from './limited-concurrency.js';
 import { ObjectBackoff } from './object-backoff.js';
+import { WrittenMemory } from './written-memory.js';
 import { applyPodMetadataPatch, currentPodMetadata, desiredPodMetadata, podMetadataPatch, type PodMetadata, type PodMetadataPatch } from './pod-metadata.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -31,11 +32,12 @@ export interface PodWritesResult {
  * step with the plan and its calls, one merge patch per pod and only where
  * something differs. Each pod stands alone: a pod whose patch is refused
  * waits out its own backoff and never holds back another pod's patch.
- * Remembers what it just wrote until the informer cache catches up, so the
- * next plan does not undo it.
+ * Remembers what it just wrote until the informer cache has seen it, so the
+ * next plan (which may run while a patch is in flight) does not undo it or
+ * tell it twice.
  */
 export class PodMetadataWriter {
-  private written = new Map<string, { metadata: PodMetadata; basedOn: string | undefined }>();
+  private written = new WrittenMemory<PodMetadata>();
   private readonly backoff: ObjectBackoff;
 
   constructor(
@@ -54,11 +56,7 @@ export class PodMetadataWriter {
 
   /** A pod's metadata, or what this replica just wrote if the cache has not seen it yet. */
   private metadataOf(pod: V1Pod): PodMetadata {
-    const name = pod.metadata!.name!;
-    const written = this.written.get(name);
-    if (written && written.basedOn === pod.metadata?.resourceVersion) return written.metadata;
-    this.written.delete(name);
-    return currentPodMetadata(pod);
+    return this.written.recall(pod.metadata!.name!, pod.metadata?.resourceVersion) ?? currentPodMetadata(pod);
   }
 
   /** A pod's pool label, as the planner should believe it. */
@@ -68,7 +66,7 @@ export class PodMetadataWriter {
 
   /** Forgets pods that no longer exist. */
   forgetGone(pods: ReadonlyMap<string, unknown>): void {
-    for (const name of this.written.keys()) if (!pods.has(name)) this.written.delete(name);
+    this.written.forget((name) => pods.has(name));
     this.backoff.forget((name) => pods.has(name));
   }
 
@@ -97,8 +95,9 @@ export class PodMetadataWriter {
     await forEachLimited(changes, this.options.patchConcurrency, async ({ pod, current, patch, version }) => {
       beforeWrite();
       const name = pod.metadata!.name!;
+      let writtenAs: string | undefined;
       try {
-        await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch);
+        writtenAs = (await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch))?.metadata?.resourceVersion;
       } catch (err) {
         if (statusCode(err) === 404) return; // deleted meanwhile
         const { delayMs, failures } = this.backoff.failed(name, version, Date.now());
@@ -108,7 +107,7 @@ export class PodMetadataWriter {
       }
       this.backoff.succeeded(name);
       const next = applyPodMetadataPatch(current, patch);
-      this.written.set(name, { metadata: next, basedOn: pod.metadata?.resourceVersion });
+      this.written.remember(name, next, pod.metadata?.resourceVersion, writtenAs);
       if (patch.labels) {
         relabelled.add(name);
         this.logger.info(next.label ? 'pod labelled' : 'pod unlabelled', { pod: name, pool: next.label ?? current.label });

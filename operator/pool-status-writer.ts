@@ -8,6 +8,7 @@ import type { VoiceAgentPoolObject } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import { ObjectBackoff } from './object-backoff.js';
 import { degradedTransition, desiredPoolStatus, statusWrite, type PoolObservation } from './pool-status.js';
+import { WrittenMemory } from './written-memory.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -31,7 +32,7 @@ export interface PoolStatusOptions {
  * catches up.
  */
 export class PoolStatusWriter {
-  private written = new Map<string, { status: PoolStatus; basedOn: string | undefined }>();
+  private written = new WrittenMemory<PoolStatus>();
   private writtenAt = new Map<string, number>();
   private readonly backoff: ObjectBackoff;
 
@@ -52,18 +53,13 @@ export class PoolStatusWriter {
   }
 
   forgetGone(pools: ReadonlyMap<string, unknown>): void {
-    for (const map of [this.written, this.writtenAt]) {
-      for (const name of map.keys()) if (!pools.has(name)) map.delete(name);
-    }
+    this.written.forget((name) => pools.has(name));
+    for (const name of this.writtenAt.keys()) if (!pools.has(name)) this.writtenAt.delete(name);
     this.backoff.forget((name) => pools.has(name));
   }
 
   private statusOf(obj: VoiceAgentPoolObject): PoolStatus | undefined {
-    const name = obj.metadata!.name!;
-    const written = this.written.get(name);
-    if (written && written.basedOn === obj.metadata?.resourceVersion) return written.status;
-    this.written.delete(name);
-    return obj.status;
+    return this.written.recall(obj.metadata!.name!, obj.metadata?.resourceVersion) ?? obj.status;
   }
 
   /** Writes what changed; returns when counts held back, or pools waiting out a failure, are due. */
@@ -90,11 +86,13 @@ export class PoolStatusWriter {
       const version = `${obj.metadata?.resourceVersion}`;
       if (!this.backoff.due(pool.name, version, now)) continue;
       beforeWrite();
+      let writtenAs: string | undefined;
       try {
-        await this.clients.custom.patchNamespacedCustomObjectStatus(
+        const written = await this.clients.custom.patchNamespacedCustomObjectStatus(
           { group: POOL_API_GROUP, version: POOL_API_VERSION, namespace: this.options.namespace, plural: POOL_PLURAL, name: pool.name, body: { status: { ...next, ...(previous?.autoscaling && !next.autoscaling ? { autoscaling: null } : {}) } } },
           mergePatch,
         );
+        writtenAs = (written as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
       } catch (err) {
         if (statusCode(err) === 404) continue; // deleted meanwhile
         const { delayMs, failures } = this.backoff.failed(pool.name, version, Date.now());
@@ -102,7 +100,7 @@ export class PoolStatusWriter {
         continue;
       }
       this.backoff.succeeded(pool.name);
-      this.written.set(pool.name, { status: next, basedOn: obj.metadata?.resourceVersion });
+      this.written.remember(pool.name, next, obj.metadata?.resourceVersion, writtenAs);
       this.writtenAt.set(pool.name, now);
       const transition = degradedTransition(previous, next);
       if (transition) {

@@ -77,6 +77,27 @@ describe('a reconcile', () => {
   });
 });
 
+describe('reconciles while a patch is in flight', () => {
+  test('a pod updated by someone else while its label patch is in flight is labelled and told once', async () => {
+    fleet.addPool('std', { replicas: 1 });
+    fleet.addPod('a', { ready: false });
+    const { reconciler } = fakeFleetReconciler(fleet, store);
+    fleet.hangPodPatches.add('a');
+    await reconciler.reconcile();
+    await waitFor(() => fleet.hungPatches === 1);
+    // The kubelet marks it Ready meanwhile: a newer version of the pod, still without the label.
+    fleet.updatePod('a', (p) => (p.status!.conditions = [{ type: 'Ready', status: 'True' }]));
+    await reconciler.reconcile();
+    fleet.releaseHungPatches();
+    await reconciler.apiWritesSettled();
+    await reconciler.reconcile();
+    await reconciler.apiWritesSettled();
+
+    expect(fleet.podPatches.filter((p) => p.pod === 'a')).toHaveLength(1);
+    expect(fleet.eventsOn('a')).toEqual([{ reason: 'PodAssigned', message: 'serving pool std' }]);
+  });
+});
+
 describe('one object failing never holds back another', () => {
   const drainAnnotation = (name: string) => fleet.updatePod(name, (p) => (p.metadata!.annotations = { ...p.metadata!.annotations, 'smartrouter.io/drain': 'true' }));
 
