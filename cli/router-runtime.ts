@@ -8,7 +8,7 @@ import { Credentials } from '../api/credentials.js';
 import type { Config } from '../core/config.js';
 import { ForeignInstallationError, type Installation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
-import { connectRedis, createRedisClient } from '../lua/redis-client.js';
+import { connectRedis, createRedisClient, redisTlsOptions } from '../lua/redis-client.js';
 import { RoutingStore } from '../lua/routing-store.js';
 
 /** What every mode shares: Redis, the routing store, metrics, the allocator and its HTTP server. */
@@ -23,7 +23,7 @@ export interface RouterRuntime {
 /** Connects to Redis and claims the installation's key prefix; another installation's prefix stops the process. */
 export async function openRouterRuntime(config: Config, installation: Installation, logger: Logger): Promise<RouterRuntime> {
   const credentials = openCredentials(config, logger);
-  const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }));
+  const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }), redisTlsOptions(config.redisTls));
   await connectRedis(redis, 30_000);
   const store = new RoutingStore(redis, installation.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
   const claim = await store.claimOwner(installation.id);

@@ -11,6 +11,8 @@ export interface Config {
   host: string;
   port: number;
   redisUrl: string;
+  /** Files for rediss://: a private CA, and a client certificate and key when Redis asks for one. */
+  redisTls: { caFile?: string; certFile?: string; keyFile?: string; servername?: string };
   /** Longest a Redis command may take before the request answers 503. */
   redisCommandTimeoutMs: number;
   /**
@@ -280,6 +282,14 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
   if (wsTokenSecret && wsTokenSecret.length < 32) throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)');
   const redisUrl = flags['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+  const redisTls = {
+    caFile: env.REDIS_TLS_CA_FILE || undefined,
+    certFile: env.REDIS_TLS_CERT_FILE || undefined,
+    keyFile: env.REDIS_TLS_KEY_FILE || undefined,
+    servername: env.REDIS_TLS_SERVERNAME || undefined,
+  };
+  if (Object.values(redisTls).some(Boolean) && !redisUrl.startsWith('rediss://')) throw new ConfigError('REDIS_TLS_* settings need a rediss:// REDIS_URL');
+  if (Boolean(redisTls.certFile) !== Boolean(redisTls.keyFile)) throw new ConfigError('REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together (a client certificate and its key)');
   const defaultTier = env.DEFAULT_TIER || 'standard';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(defaultTier)) throw new ConfigError(`DEFAULT_TIER must be a lowercase DNS label, got ${JSON.stringify(defaultTier)}`);
   const logLevel = flags['log-level'] ?? env.LOG_LEVEL ?? 'info';
@@ -308,6 +318,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     host: env.HOST || '0.0.0.0',
     port: int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
     redisUrl,
+    redisTls,
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
     keyPrefix: keyPrefixFrom(flags['key-prefix'] !== undefined ? '--key-prefix' : 'KEY_PREFIX', flags['key-prefix'] ?? env.KEY_PREFIX),
     installationId: installationIdFrom(env.INSTALLATION_ID),

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
+import { ConfigError } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -21,8 +24,32 @@ import type { Logger } from '../core/logger.js';
  * - no auto-pipelining and one connection: commands run in the order they
  *   were sent, which an abandoned allocation's undo relies on.
  */
-export function createRedisClient(url: string, commandTimeoutMs: number, logger: Logger): Redis {
+/**
+ * TLS options for rediss:// from files: a private CA (instead of the system's),
+ * a client certificate and key. Read once at start; an unreadable file stops
+ * the process naming its variable.
+ */
+export function redisTlsOptions(files: { caFile?: string; certFile?: string; keyFile?: string; servername?: string }): ConnectionOptions | undefined {
+  if (!files.caFile && !files.certFile && !files.servername) return undefined;
+  const read = (variable: string, file: string | undefined) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${variable}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ca: read('REDIS_TLS_CA_FILE', files.caFile),
+    cert: read('REDIS_TLS_CERT_FILE', files.certFile),
+    key: read('REDIS_TLS_KEY_FILE', files.keyFile),
+    servername: files.servername,
+  };
+}
+
+export function createRedisClient(url: string, commandTimeoutMs: number, logger: Logger, tls?: ConnectionOptions): Redis {
   const redis = new Redis(url, {
+    ...(tls ? { tls } : {}),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -56,6 +56,8 @@ test.each([
   [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel'], /telephony\.publicUrl is required while telephony\.verifySignatures is true/],
   [['redis.url=redis://r:6379', AUTH, 'telephony.existingSecret=tel', 'telephony.publicUrl=router.example.com'], /publicUrl/],
   [['redis.url=redis://r:6379', AUTH, 'config.trustProxy=any host'], /trustProxy/],
+  [['redis.url=redis://r:6379', AUTH, 'redis.tls.existingSecret=rtls'], /redis\.tls\.existingSecret needs a rediss:\/\/ redis\.url/],
+  [['redis.bundled.enabled=true', AUTH, 'redis.tls.existingSecret=rtls'], /the bundled trial Redis has a password but no TLS/],
   [['redis.url=redis://r:6379', AUTH, 'streamToken.existingSecret=st'], /streamToken\.existingSecret and \{token\} in config\.wsUrlTemplate go together/],
   [['redis.url=redis://r:6379', AUTH, 'config.wsUrlTemplate=wss://h/ws/pod/{pod}/{call_sid}?token={token}'], /streamToken\.existingSecret and \{token\}/],
 ])('wrong values %j are refused with a clear message', async (sets, message) => {
@@ -83,6 +85,42 @@ test('the router gets its tokens as a mounted Secret it re-reads, or no credenti
 
   const legacy = router(await template('x', ['redis.url=redis://r:6379', 'apiToken.existingSecret=tok']));
   expect(legacy.containers[0].env.find((e: { name: string }) => e.name === 'API_TOKEN').valueFrom).toEqual({ secretKeyRef: { name: 'tok', key: 'api-token' } });
+});
+
+test('the bundled trial Redis gets a random password, and a NetworkPolicy that admits only the router', async () => {
+  type Doc = { kind?: string; metadata?: { name: string }; spec?: any; stringData?: Record<string, string> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const docs = loadAll(await template('x', ['redis.bundled.enabled=true', AUTH])) as Doc[];
+  const secret = docs.find((d) => d?.kind === 'Secret' && d.metadata?.name === 'r-smart-router-redis')!;
+  expect(secret.stringData!.password).toMatch(/^[A-Za-z0-9]{40}$/);
+  expect(secret.stringData!.url).toBe(`redis://:${secret.stringData!.password}@r-smart-router-redis:6379`);
+  const again = (loadAll(await template('x', ['redis.bundled.enabled=true', AUTH])) as Doc[]).find((d) => d?.kind === 'Secret' && d.metadata?.name === 'r-smart-router-redis')!;
+  expect(again.stringData!.password).not.toBe(secret.stringData!.password); // made per install, never a default
+  const redis = docs.find((d) => d?.kind === 'StatefulSet')!.spec.template.spec.containers[0];
+  expect(redis.args.slice(-2)).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
+  expect(redis.env.map((e: { name: string }) => e.name)).toEqual(['REDIS_PASSWORD', 'REDISCLI_AUTH']);
+  const policy = docs.find((d) => d?.kind === 'NetworkPolicy' && d.metadata?.name === 'r-smart-router-redis')!;
+  expect(policy.spec).toEqual({
+    podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'r', 'app.kubernetes.io/component': 'redis' } },
+    policyTypes: ['Ingress'],
+    ingress: [{ ports: [{ port: 'redis' }], from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'smart-router', 'app.kubernetes.io/instance': 'r', 'app.kubernetes.io/component': 'router' } } }] }],
+  });
+});
+
+test('redis.tls mounts the CA and the client certificate and points the router at them', async () => {
+  const docs = loadAll(await template('x', ['redis.url=rediss://redis.internal:6380', AUTH, 'redis.tls.existingSecret=rtls', 'redis.tls.caKey=my-ca.pem', 'redis.tls.servername=redis.internal'])) as { kind?: string; metadata?: { name: string }; spec?: any }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const pod = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.name === 'r-smart-router')!.spec.template.spec;
+  const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+  expect(env).toMatchObject({
+    REDIS_TLS_CA_FILE: '/etc/smart-router/redis-tls/ca.crt',
+    REDIS_TLS_CERT_FILE: '/etc/smart-router/redis-tls/tls.crt',
+    REDIS_TLS_KEY_FILE: '/etc/smart-router/redis-tls/tls.key',
+    REDIS_TLS_SERVERNAME: 'redis.internal',
+  });
+  expect(pod.volumes.find((v: { name: string }) => v.name === 'redis-tls').secret).toEqual({
+    secretName: 'rtls',
+    defaultMode: 288,
+    items: [{ key: 'my-ca.pem', path: 'ca.crt' }, { key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }],
+  });
 });
 
 test('every rendered object passes the API server (dry run), with every option on', async () => {

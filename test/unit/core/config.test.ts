@@ -75,6 +75,8 @@ describe('loadConfig', () => {
     [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}' }, 'WS_URL_TEMPLATE has {token}: set WS_TOKEN_SECRET, the secret the voice agents verify it with'],
     [['operator'], { WS_TOKEN_SECRET: 'x'.repeat(32) }, 'WS_TOKEN_SECRET is set but WS_URL_TEMPLATE has no {token}: the agents would get no token to verify'],
     [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}', WS_TOKEN_SECRET: 'short' }, 'WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)'],
+    [['operator'], { REDIS_TLS_CA_FILE: '/ca.crt' }, 'REDIS_TLS_* settings need a rediss:// REDIS_URL'],
+    [['operator'], { REDIS_URL: 'rediss://r:6380', REDIS_TLS_CERT_FILE: '/tls.crt' }, 'REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together (a client certificate and its key)'],
     [['operator'], { STATUS_CACHE_MS: '-1' }, 'STATUS_CACHE_MS must be between 0 and 60000, got -1'],
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
