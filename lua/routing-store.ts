@@ -14,7 +14,9 @@ interface LuaCommands {
   drainPod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<[string, number] | null>;
   setPodReady(podKey: string, term: string, base: string, pod: string, ready: string, leaderTerm: string): Promise<number | null>;
   removePod(podKey: string, deadlines: string, term: string, base: string, pod: string, reason: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
-  syncPool(specs: string, version: string, deadlines: string, term: string, ...args: string[]): Promise<string[]>;
+  setPool(specs: string, version: string, term: string, ...args: string[]): Promise<number>;
+  placePods(deadlines: string, term: string, base: string, tombstoneSeconds: string, leaderTerm: string, ...args: string[]): Promise<[string[], string[]]>;
+  leavePool(term: string, base: string, leaderTerm: string, pool: string, ...pods: string[]): Promise<number>;
   deletePool(specs: string, version: string, term: string, base: string, pool: string, leaderTerm: string, epoch: string): Promise<number>;
   beginTerm(term: string, leaseTransitions: string): Promise<number>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
@@ -104,6 +106,18 @@ export interface RoutingStatus {
   active_calls: number;
   pools: Record<string, PoolCounts>;
 }
+
+/** A pod as routing should hold it, in the pool it serves. */
+export interface PodPlacement extends PoolMember {
+  pool: string;
+}
+
+/**
+ * Pods per membership script. Each pod costs Redis a few dozen microseconds
+ * (more on a loaded machine), so a batch holds Redis for a few milliseconds
+ * at most and allocations queued behind it wait no longer.
+ */
+export const MEMBERSHIP_BATCH = 100;
 
 /** A pool counter the exact recount found wrong, and repaired. */
 export interface CountDrift {
@@ -252,11 +266,49 @@ export class RoutingStore {
   }
 
   /** Makes Redis hold exactly this pool and these members; returns calls ended by pod restarts. */
-  async syncPool(pool: Pool, members: readonly PoolMember[]): Promise<EndedCall[]> {
+  async syncPool(pool: Pool, members: readonly PoolMember[], batchSize = MEMBERSHIP_BATCH): Promise<EndedCall[]> {
     const k = this.keys;
-    const args: string[] = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds), this.tombstoneSeconds, this.term, randomUUID()];
-    for (const m of members) args.push(m.pod, m.ready ? '1' : '0', m.draining ? '1' : '0', m.incarnation);
-    return triples(await fenced(this.lua.syncPool(k.poolSpecs, k.poolsVersion, k.deadlines, k.leaderTerm, ...args)));
+    await this.setPool(pool);
+    const wanted = new Set(members.map((m) => m.pod));
+    const extras = (await this.redis.smembers(k.poolMembers(pool.name))).filter((pod) => !wanted.has(pod));
+    await this.leavePool(pool.name, extras, batchSize);
+    const { ended } = await this.placePods(members.map((m) => ({ ...m, pool: pool.name })), batchSize);
+    return ended;
+  }
+
+  /** Writes a pool's spec and routing settings, not its members. Returns whether the spec changed. */
+  async setPool(pool: Pool): Promise<boolean> {
+    const k = this.keys;
+    const args = [k.base, pool.name, JSON.stringify(pool.spec), String(pool.spec.capacity), pool.spec.scheduling, String(pool.spec.maxCallDurationSeconds), this.term, randomUUID()];
+    return (await fenced(this.lua.setPool(k.poolSpecs, k.poolsVersion, k.leaderTerm, ...args))) === 1;
+  }
+
+  /**
+   * Puts each pod in its pool with its state, `batchSize` pods per script.
+   * Returns the calls ended by pod restarts, and the pods skipped because
+   * Redis does not hold their pool (write the pool first).
+   */
+  async placePods(pods: readonly PodPlacement[], batchSize = MEMBERSHIP_BATCH): Promise<{ ended: EndedCall[]; skipped: string[] }> {
+    const k = this.keys;
+    const ended: EndedCall[] = [];
+    const skipped: string[] = [];
+    for (let i = 0; i < pods.length; i += batchSize) {
+      const args: string[] = [];
+      for (const m of pods.slice(i, i + batchSize)) args.push(m.pod, m.pool, m.ready ? '1' : '0', m.draining ? '1' : '0', m.incarnation);
+      const [flat, missing] = await fenced(this.lua.placePods(k.deadlines, k.leaderTerm, k.base, this.tombstoneSeconds, this.term, ...args));
+      ended.push(...triples(flat));
+      skipped.push(...missing);
+    }
+    return { ended, skipped };
+  }
+
+  /** The pods still in the pool leave it, keeping their calls; `batchSize` per script. Returns how many left. */
+  async leavePool(pool: string, pods: readonly string[], batchSize = MEMBERSHIP_BATCH): Promise<number> {
+    let left = 0;
+    for (let i = 0; i < pods.length; i += batchSize) {
+      left += Number(await fenced(this.lua.leavePool(this.keys.leaderTerm, this.keys.base, this.term, pool, ...pods.slice(i, i + batchSize))));
+    }
+    return left;
   }
 
   /**

@@ -11,7 +11,7 @@ import type { EndedCall, PodRouting, RoutingStore } from '../lua/routing-store.j
  * - a pod outside every pool whose incarnation (UID, restart count) differs
  *   from the one routing recorded lost its calls with its old process.
  * Pool members whose incarnation changed have their calls ended inside the
- * sync-pool script itself (see lua/sync-pool-3.lua), reported with
+ * place-pods script itself (see lua/includes/place-pod.lua), reported with
  * {@link endReason}.
  */
 

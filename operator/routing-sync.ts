@@ -1,10 +1,11 @@
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
-import type { RoutingStore } from '../lua/routing-store.js';
+import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type RoutingStore } from '../lua/routing-store.js';
 import { endCallsOfPods, endReason, podsToEnd, type CallEnding } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
+import { routingDelta } from './routing-delta.js';
 
 export interface RoutingSyncOptions {
   /** Rewrite all routing state in Redis at least this often, changed or not. */
@@ -17,12 +18,18 @@ export interface RoutingSyncOptions {
  * call-endings.ts). It talks only to Redis, so nothing the API server does
  * can slow it.
  *
- * What it remembers only saves work: a fingerprint of what each pool was
- * last written with, dropped when Redis shows a foreign change (a flush, a
- * rewrite) and at every full resync.
+ * Work is in proportion to what changed. A pool whose spec changed (or that
+ * Redis lacks) is written whole, in bounded batches; otherwise only the pods
+ * whose placement changed since it was last written go to Redis (a
+ * readiness flip in a 10,000-pod pool is one small script over that pod).
+ * What it remembers (each pool's spec and each pod's placement as last
+ * written) only saves work: it is dropped when Redis shows a foreign change
+ * (a flush, a rewrite, a pool missing) and at every full resync, which
+ * rewrites everything and recounts the pool counters.
  */
 export class RoutingSync {
-  private fingerprints = new Map<string, string>();
+  private writtenSpecs = new Map<string, string>();
+  private writtenPods = new Map<string, PodPlacement>();
   private routingVersion: string | undefined;
   private lastFullSyncMs = 0;
 
@@ -35,8 +42,13 @@ export class RoutingSync {
 
   /** The next sync rewrites every pool. */
   reset(): void {
-    this.fingerprints.clear();
+    this.forget();
     this.routingVersion = undefined;
+  }
+
+  private forget(): void {
+    this.writtenSpecs.clear();
+    this.writtenPods.clear();
   }
 
   /** Writes the plan to Redis; `beforeWrite` runs before each write and may abandon the sync. Returns the calls it ended. */
@@ -47,35 +59,66 @@ export class RoutingSync {
     const now = Date.now();
     // Drift shows as a pools version we did not leave, or a pool we wrote that Redis no longer has.
     const inRedis = new Set(snapshot.pools.map((p) => p.name));
-    const lost = [...this.fingerprints.keys()].filter((pool) => !inRedis.has(pool));
+    const lost = [...this.writtenSpecs.keys()].filter((pool) => !inRedis.has(pool));
     const drifted = (this.routingVersion !== undefined && snapshot.version !== this.routingVersion) || lost.length > 0;
     if (drifted) {
       logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version, pools_lost: lost });
     }
     const fullResync = drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs;
     if (fullResync) {
-      this.fingerprints.clear();
+      this.forget();
       this.lastFullSyncMs = now;
     }
     const ended: CallEnding[] = [];
-    const members = new Set<string>();
+    const endedBy = (calls: EndedCall[]) => {
+      for (const call of calls) ended.push({ call, reason: endReason(call.pod, routing, facts) });
+    };
+    const desired = new Map<string, PodPlacement>();
+    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) desired.set(m.pod, { ...m, pool: pool.name });
+
+    // Pool-level changes: the pool is written whole (settings, then members in batches).
     for (const pool of pools) {
-      const list = membersOf(pool.name, plan, facts);
-      for (const m of list) members.add(m.pod);
-      const fingerprint = JSON.stringify([pool.spec, list]);
-      if (this.fingerprints.get(pool.name) === fingerprint) continue;
+      const spec = JSON.stringify(pool.spec);
+      if (this.writtenSpecs.get(pool.name) === spec) continue;
       beforeWrite();
-      for (const call of await store.syncPool(pool, list)) ended.push({ call, reason: endReason(call.pod, routing, facts) });
-      this.fingerprints.set(pool.name, fingerprint);
+      const list = membersOf(pool.name, plan, facts);
+      endedBy(await store.syncPool(pool, list));
+      this.writtenSpecs.set(pool.name, spec);
+      // The whole write placed its members and shed every other pod it held.
+      for (const [pod, was] of this.writtenPods) if (was.pool === pool.name) this.writtenPods.delete(pod);
+      for (const m of list) this.writtenPods.set(m.pod, { ...m, pool: pool.name });
     }
+
+    // Pod-level changes: only the pods whose placement changed.
+    const delta = routingDelta(desired, this.writtenPods);
+    for (let i = 0; i < delta.place.length; i += MEMBERSHIP_BATCH) {
+      const batch = delta.place.slice(i, i + MEMBERSHIP_BATCH);
+      beforeWrite();
+      const placed = await store.placePods(batch);
+      endedBy(placed.ended);
+      const skipped = new Set(placed.skipped);
+      for (const p of batch) if (!skipped.has(p.pod)) this.writtenPods.set(p.pod, p);
+      if (skipped.size) {
+        // Redis lost a pool since it was written: the next run rewrites everything.
+        logger.warn('routing state in Redis lacks a pool the operator wrote: rebuilding it on the next run', { pods_skipped: [...skipped].slice(0, 10) });
+        this.writtenSpecs.clear();
+      }
+    }
+    for (const [pool, pods] of delta.leave) {
+      beforeWrite();
+      await store.leavePool(pool, pods);
+      for (const pod of pods) this.writtenPods.delete(pod);
+    }
+
     for (const existing of snapshot.pools) {
       if (poolObjects.has(existing.name)) continue;
       beforeWrite();
       await store.deletePool(existing.name);
-      this.fingerprints.delete(existing.name);
+      this.writtenSpecs.delete(existing.name);
+      for (const [pod, was] of this.writtenPods) if (was.pool === existing.name) this.writtenPods.delete(pod);
       logger.info('pool removed from routing', { pool: existing.name });
     }
-    const endings = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members });
+    const endings = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members: new Set(desired.keys()) });
     ended.push(...(await endCallsOfPods(store, endings, beforeWrite)));
     // The pool counters too are checked against an exact count, in batches, on every full resync.
     if (fullResync) {

@@ -4,7 +4,7 @@
 // when nothing announces the drift. This file has a redis-server of its own,
 // so it can FLUSHALL.
 import type { RouterProcess } from '../../test/support/router-process.js';
-import { api, apply, countBy, deployAgents, examplePools, labelled, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from './support.js';
+import { api, apply, countBy, metric, deployAgents, examplePools, labelled, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from './support.js';
 
 let env: OperatorEnv;
 let op: RouterProcess;
@@ -48,4 +48,18 @@ test('drift nothing announces (a pool lost a member, a pod its state) is rewritt
   expect(await env.store.podState(pod)).toBeNull();
   await waitFor('drift rewritten', async () => (await routingMatchesLabels()) && (await env.store.podState(pod))?.pool === 'standard', 30_000);
   expect(await env.store.podState(pod)).toMatchObject({ pool: 'standard', ready: true, draining: false });
+});
+
+test('pool counters that drifted are repaired by the exact recount of the full resync, logged and counted', async () => {
+  await waitFor('routing in place', routingMatchesLabels);
+  const exact = (await api(op, '/api/v1/status')).body.pools.basic;
+  await env.redis.hincrby(env.store.keys.poolCounts('basic'), 'free', 5);
+  await env.redis.hincrby(env.store.keys.poolCounts('basic'), 'ready', -1);
+  await waitFor('counters repaired', async () => {
+    const now = (await api(op, '/api/v1/status')).body.pools.basic;
+    return now.free_slots === exact.free_slots && now.ready === exact.ready;
+  }, 30_000);
+  const logged = op.output().split('\n').filter((line) => line.includes('pool counter drifted') && line.includes('"pool":"basic"'));
+  expect(logged.map((line) => JSON.parse(line).counter)).toEqual(expect.arrayContaining(['free', 'ready']));
+  expect(await metric(op, 'smart_router_pool_count_drift_total', { pool: 'basic', counter: 'free' })).toBeGreaterThanOrEqual(1);
 });

@@ -178,6 +178,22 @@ describe('pod state', () => {
 });
 
 describe('pool membership', () => {
+  test('a pool written in batches ends exactly as one written at once, sheds the pods it no longer lists, and moves pods between pools', async () => {
+    const other = new RoutingStore(redis, `${store.keys.base.slice(1, -2)}-once`);
+    const members = Array.from({ length: 7 }, (_, i) => member(`pod-${i}`, { ready: i !== 3, draining: i === 5, incarnation: `u${i}:0` }));
+    for (const [s, batch] of [[store, 2], [other, 100]] as const) {
+      await s.syncPool(pool('q', { capacity: 2 }), [member('pod-8'), member('pod-9')], batch);
+      await s.syncPool(pool('p', { capacity: 2 }), [...members, member('stray'), member('pod-8')], batch);
+      await s.syncPool(pool('p', { capacity: 3 }), members, batch);
+    }
+    const strip = (d: Record<string, unknown>, base: string) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k.slice(base.length), v]));
+    const epochless = (d: Record<string, unknown>) => ({ ...d, 'pools:version': String(d['pools:version']).split(':')[1] });
+    expect(epochless(strip(await dump(store), store.keys.base))).toEqual(epochless(strip(await dump(other), other.keys.base)));
+    expect(await store.poolMembers('p')).toEqual(members.map((m) => m.pod).sort());
+    expect(await store.poolMembers('q')).toEqual(['pod-9']);
+    expect(await store.podState('stray')).toBeNull();
+  });
+
   test('syncing the same pool twice changes nothing the second time', async () => {
     const p = pool('p', { capacity: 2 });
     await store.syncPool(p, [member('a'), member('b', { draining: true })]);
