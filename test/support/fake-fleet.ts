@@ -185,7 +185,8 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
   const requeues: number[] = [];
   const reconciler = new FleetReconciler(
     { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms) },
-    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4 },
+    // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
+    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );
   const run = async () => {
     await reconciler.reconcile();

@@ -1,4 +1,4 @@
-import { silentLogger } from '../../../core/logger.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
 import { forEachLimited } from '../../../operator/limited-concurrency.js';
 import { backoffDelay, ReconcileLoop, RunAbandoned, type RunOutcome } from '../../../operator/reconcile-loop.js';
 
@@ -117,22 +117,24 @@ describe('ReconcileLoop', () => {
   });
 
   test('a run that keeps failing still backs off when no event comes, and the backoff keeps growing', async () => {
-    const starts: number[] = [];
+    const retries: number[] = [];
+    const logger = { ...silentLogger(), warn: (_msg: string, meta: { retry_in_ms: number }) => retries.push(meta.retry_in_ms), info: () => undefined } as unknown as Logger;
+    let runs = 0;
     const loop = new ReconcileLoop(
       async () => {
-        starts.push(Date.now());
+        runs++;
         throw new Error('Redis unavailable');
       },
-      { baseDelayMs: 40, maxDelayMs: 10_000, resyncMs: 600_000 },
-      silentLogger(),
+      { baseDelayMs: 20, maxDelayMs: 10_000, resyncMs: 600_000 },
+      logger,
     );
     loop.start();
-    await until(() => starts.length === 1);
-    loop.enqueue(); // cuts the first 40 ms wait short
-    await until(() => starts.length === 4);
+    await until(() => runs === 1);
+    loop.enqueue(); // cuts the first wait short
+    await until(() => runs === 4);
     await loop.stop();
-    // After the event: waits of 80 and 160 ms, not the base again.
-    expect(starts[3]! - starts[2]!).toBeGreaterThan(starts[2]! - starts[1]!);
+    // The event did not reset the count: the waits after it keep doubling.
+    expect(retries.slice(0, 4)).toEqual([20, 40, 80, 160]);
   });
 
   test('a periodic resync runs the work without events', async () => {
