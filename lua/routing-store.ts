@@ -19,6 +19,7 @@ interface LuaCommands {
   leavePool(term: string, base: string, leaderTerm: string, pool: string, ...pods: string[]): Promise<number>;
   deletePool(specs: string, version: string, term: string, base: string, pool: string, leaderTerm: string, epoch: string): Promise<number>;
   beginTerm(term: string, leaseTransitions: string): Promise<number>;
+  podEvictionState(podKey: string, specs: string, deadlines: string, base: string, pod: string): Promise<[string, string, number, string, string] | null>;
   poolStatus(specs: string, deadlines: string, base: string): Promise<string>;
   claimOwner(owner: string, installation: string): Promise<[OwnerClaim['outcome'], string]>;
   recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
@@ -165,6 +166,8 @@ export interface Retirement {
 export interface PodEvictionState {
   /** Pool the pod serves; '' when it left every pool but still holds calls. */
   pool: string;
+  /** Redis already keeps new calls off it. */
+  draining: boolean;
   poolSpec: Pool['spec'] | null;
   calls: number;
   /** Latest expiry (maxCallDurationSeconds) among its calls, epoch ms; null without calls. */
@@ -438,28 +441,19 @@ export class RoutingStore {
     return out;
   }
 
-  /**
-   * A pod as the eviction guard sees it, in at most two round trips; null
-   * when routing does not know the pod (in no pool, holding no call).
-   */
+  /** A pod as the eviction guard sees it, in one round trip; null when routing does not know the pod (in no pool, holding no call). */
   async podEvictionState(pod: string): Promise<PodEvictionState | null> {
-    const first = await this.redis.multi().hget(this.keys.pod(pod), 'pool').smembers(this.keys.podCalls(pod)).exec();
-    if (!first) throw new Error('pod eviction state: transaction aborted');
-    const [[poolErr, pool], [callsErr, calls]] = first as [[Error | null, string | null], [Error | null, string[]]];
-    if (poolErr ?? callsErr) throw poolErr ?? callsErr;
-    if (pool === null && calls.length === 0) return null;
-    const second = this.redis.pipeline().hget(this.keys.poolSpecs, pool ?? '');
-    if (calls.length) second.zmscore(this.keys.deadlines, ...calls);
-    const results = (await second.exec()) ?? [];
-    const [specErr, spec] = results[0] as [Error | null, string | null];
-    if (specErr) throw specErr;
-    let callsExpireMs: number | null = null;
-    if (calls.length) {
-      const [scoresErr, scores] = results[1] as [Error | null, (string | null)[]];
-      if (scoresErr) throw scoresErr;
-      for (const score of scores) if (score !== null) callsExpireMs = Math.max(callsExpireMs ?? 0, Number(score));
-    }
-    return { pool: pool ?? '', poolSpec: spec ? (JSON.parse(spec) as Pool['spec']) : null, calls: calls.length, callsExpireMs };
+    const k = this.keys;
+    const reply = await this.lua.podEvictionState(k.pod(pod), k.poolSpecs, k.deadlines, k.base, pod);
+    if (!reply) return null;
+    const [pool, draining, calls, spec, latest] = reply;
+    return {
+      pool,
+      draining: draining === '1',
+      poolSpec: spec ? (JSON.parse(spec) as Pool['spec']) : null,
+      calls: Number(calls),
+      callsExpireMs: latest === '' ? null : Number(latest),
+    };
   }
 
   /** Every pod routing knows, in a pool or holding calls after leaving one. */

@@ -70,7 +70,8 @@ export class EvictionGuard {
     let decision = decideEviction(facts);
     const log = deps.logger.child({ pod: request.pod, pool: state?.pool || undefined });
     if (decision.drain && !request.dryRun) {
-      await deps.store.setDraining(request.pod, true);
+      // Retries of a held eviction find the pod drained already: one read, no write.
+      if (!state?.draining) await deps.store.setDraining(request.pod, true);
       if (facts.drainStartedMs === null) {
         const first = await this.markDraining(request.pod, new Date(facts.nowMs), log);
         if (first !== null && first.getTime() !== facts.nowMs) decision = decideEviction({ ...facts, drainStartedMs: first.getTime() });

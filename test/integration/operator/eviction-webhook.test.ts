@@ -162,8 +162,17 @@ test('a drain start left from an undrained drain does not count: the deadline st
   expect(marked.map((m) => m.pod)).toEqual([pod]);
 });
 
-test('the pool spec in Redis carries the drain deadline', async () => {
-  expect((await store.podEvictionState('agent-0'))?.poolSpec?.drain).toEqual({ maxDrainSeconds: 600 });
+test('one read gives the pool spec with its drain deadline, the calls and when they expire, also after the pod left its pool', async () => {
+  expect(await store.podEvictionState('agent-0')).toEqual({ pool: 'standard', draining: false, poolSpec: expect.objectContaining({ drain: { maxDrainSeconds: 600 } }), calls: 0, callsExpireMs: null });
+  expect(await store.podEvictionState('nobody')).toBeNull();
+  const { pod } = (await allocate('call-1')) as { pod: string };
+  const before = Date.now();
+  await store.deletePool('standard');
+  const state = await store.podEvictionState(pod);
+  expect(state).toMatchObject({ pool: '', poolSpec: null, calls: 1 });
+  // 14400 s after the call started, as the pool's maxCallDurationSeconds said.
+  expect(state!.callsExpireMs).toBeGreaterThan(before + 14_300_000);
+  expect(state!.callsExpireMs).toBeLessThan(before + 14_500_000);
 });
 
 test('what is not a review gets a clear 4xx, never a 500', async () => {
