@@ -138,11 +138,16 @@ export class CallRouter {
       return await this.allocateBeforeDeadline(request, (request.arrivedAt ?? performance.now()) + this.timeoutMs);
     } catch (err) {
       if (err instanceof StoreUnavailableError || err instanceof DeadlineExceededError) {
-        this.metrics.allocations.inc({ pool: '', result: 'error' });
+        this.metrics.allocations.inc({ tier: this.tierLabel(request.tier ?? this.options.defaultTier), pool: '', result: 'error' });
         this.logger.warn('allocation failed', { call_sid: request.callSid, merchant_id: request.merchantId, error: err.message });
       }
       throw err;
     }
+  }
+
+  /** A tier no pool serves is counted as "other": the metric's labels stay bounded whatever callers send. */
+  private tierLabel(tier: string): string {
+    return this.view?.pools.some((p) => p.spec.tier === tier) ? tier : 'other';
   }
 
   /**
@@ -191,16 +196,16 @@ export class CallRouter {
       this.metrics.allocationSeconds.observe(seconds);
       const log = { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: Math.round(seconds * 1e6) / 1e3 };
       if (outcome.kind === 'ended') {
-        this.metrics.allocations.inc({ pool: '', result: 'call_ended' });
+        this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'call_ended' });
         this.logger.warn('allocation for an ended call refused', { ...log, reason: outcome.reason, ended_at: outcome.endedAt.toISOString() });
         throw new CallEndedError(request.callSid, outcome.reason, outcome.endedAt);
       }
       if (outcome.kind === 'none') {
-        this.metrics.allocations.inc({ pool: '', result: 'no_capacity' });
+        this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'no_capacity' });
         this.logger.warn('no pods available', { ...log, route });
         return null;
       }
-      this.metrics.allocations.inc({ pool: outcome.pool, result: outcome.kind });
+      this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: outcome.pool, result: outcome.kind });
       this.logger.info(outcome.kind === 'existing' ? 'call already allocated' : 'call allocated', { ...log, pod: outcome.pod, pool: outcome.pool });
       return {
         callSid: request.callSid,

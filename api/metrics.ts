@@ -10,8 +10,8 @@ export class RouterMetrics {
   readonly registry = new Registry();
   readonly allocations = new Counter({
     name: 'smart_router_allocations_total',
-    help: 'Allocation requests by pool and result (allocated, existing, no_capacity, call_ended, error).',
-    labelNames: ['pool', 'result'] as const,
+    help: 'Allocation requests by tier, pool and result (allocated, existing, no_capacity, call_ended, error). Failures have pool="".',
+    labelNames: ['tier', 'pool', 'result'] as const,
     registers: [this.registry],
   });
   readonly releases = new Counter({
@@ -66,6 +66,8 @@ export class RouterMetrics {
     poolGauge('smart_router_pool_draining_pods', 'Draining pods in the pool.', (s) => s.draining);
     poolGauge('smart_router_pool_busy_pods', 'Pods of the pool holding at least one call.', (s) => s.busy);
     poolGauge('smart_router_pool_active_calls', "Calls on the pool's pods.", (s) => s.active_calls);
+    poolGauge('smart_router_pool_draining_calls', "Calls still on the pool's draining pods: what their drains wait for.", (s) => s.draining_calls);
+    poolGauge('smart_router_pool_serving_slots', 'Calls the Ready pods of the pool that are not draining hold at most (used plus free).', (s) => s.serving_slots);
     poolGauge('smart_router_pool_free_slots', 'Calls the pool can still take.', (s) => s.free_slots);
     new Gauge({
       name: 'smart_router_active_calls',
@@ -74,6 +76,19 @@ export class RouterMetrics {
       async collect() {
         const status = await readStatus();
         if (status) this.set(status.active_calls);
+      },
+    });
+    new Gauge({
+      name: 'smart_router_redis_ping_seconds',
+      help: 'Round trip of a PING to Redis at scrape time (NaN when it failed): network plus whatever keeps Redis busy.',
+      registers: [this.registry],
+      async collect() {
+        const started = process.hrtime.bigint();
+        const ok = await store.redis.ping().then(
+          () => true,
+          () => false,
+        );
+        this.set(ok ? Number(process.hrtime.bigint() - started) / 1e9 : NaN);
       },
     });
     new Gauge({

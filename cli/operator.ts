@@ -60,6 +60,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     { clients, informers, store: runtime.store, events, metrics, logger: log.child({ component: 'autoscaler' }), isLeader, onScalingChange: () => loop?.enqueue() },
     namespace,
   );
+  metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
     { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool) },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
@@ -81,7 +82,10 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     log.child({ component: 'reconciler' }),
     (outcome, seconds) => {
       metrics.reconciles.inc({ result: outcome });
-      if (outcome === 'ok') metrics.reconcileSeconds.observe(seconds);
+      if (outcome === 'ok') {
+        metrics.reconcileSeconds.observe(seconds);
+        metrics.lastReconcileSuccess.setToCurrentTime();
+      }
     },
   );
   loop = reconcileLoop;

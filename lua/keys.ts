@@ -28,7 +28,7 @@ export interface RoutingKeys {
   poolMembers(pool: string): string;
   /** A provider webhook's nonce, remembered for its validity window (no script uses it: SET NX EX is one command). */
   webhookNonce(provider: string, nonceDigest: string): string;
-  /** The pool's counters: ready, draining, calls, busy, free (see lua/includes/pool-counts.lua). */
+  /** The pool's counters: ready, draining, calls, busy, free, draining_calls (see lua/includes/pool-counts.lua). */
   poolCounts(pool: string): string;
   /** Scratch keys of an exact recount in progress: partial sums, and the pods already counted. */
   poolRecount(pool: string): string;

@@ -9,14 +9,18 @@
   ARGV[1] key base "{p}:"
 
   Returns JSON: { "active_calls": n, "pools": { name: { "pods", "ready",
-  "draining", "busy", "active_calls", "free_slots", "capacity" } } }
+  "draining", "busy", "active_calls", "draining_calls", "free_slots",
+  "serving_slots", "capacity" } } }: draining_calls are the calls still on
+  draining pods, serving_slots the slots of allocatable pods (Ready, not
+  draining), used or free.
 ]]
 --@include "includes/keys.lua"
 
 local base = ARGV[1]
 local pools = {}
 for _, pool in ipairs(redis.call('HKEYS', KEYS[1])) do
-  local c = redis.call('HMGET', poolCountsKey(base, pool), 'ready', 'draining', 'calls', 'busy', 'free')
+  local c = redis.call('HMGET', poolCountsKey(base, pool), 'ready', 'draining', 'calls', 'busy', 'free', 'draining_calls')
+  local capacity = tonumber(redis.call('HGET', poolConfigKey(base, pool), 'capacity')) or 1
   pools[pool] = {
     pods = redis.call('SCARD', poolMembersKey(base, pool)),
     ready = tonumber(c[1]) or 0,
@@ -24,7 +28,9 @@ for _, pool in ipairs(redis.call('HKEYS', KEYS[1])) do
     active_calls = tonumber(c[3]) or 0,
     busy = tonumber(c[4]) or 0,
     free_slots = tonumber(c[5]) or 0,
-    capacity = tonumber(redis.call('HGET', poolConfigKey(base, pool), 'capacity')) or 1,
+    draining_calls = tonumber(c[6]) or 0,
+    serving_slots = capacity * redis.call('ZCARD', poolAvailKey(base, pool)),
+    capacity = capacity,
   }
 end
 local out = { active_calls = redis.call('ZCARD', KEYS[2]) }

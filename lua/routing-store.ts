@@ -99,7 +99,11 @@ export interface PoolCounts {
   /** Pods holding at least one call. */
   busy: number;
   active_calls: number;
+  /** Calls still on draining pods: what a drain waits for. */
+  draining_calls: number;
   free_slots: number;
+  /** Slots of Ready pods that are not draining, used or free. */
+  serving_slots: number;
   capacity: number;
 }
 
@@ -122,7 +126,7 @@ export const MEMBERSHIP_BATCH = 100;
 
 /** A pool counter the exact recount found wrong, and repaired. */
 export interface CountDrift {
-  field: 'ready' | 'draining' | 'calls' | 'busy' | 'free';
+  field: 'ready' | 'draining' | 'calls' | 'busy' | 'free' | 'draining_calls';
   kept: number;
   exact: number;
 }

@@ -1,10 +1,15 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { PoolStatus } from '../core/pool-types.js';
+
+/** The pools as this replica's cache holds them, for the condition gauge. */
+export type PoolStatusSource = () => Array<{ name: string; status: PoolStatus | undefined }>;
 
 /** The operator's own metrics, on the router's registry so one /metrics shows both. */
 export class OperatorMetrics {
   readonly kubeRequests: Counter<'verb' | 'resource'>;
   readonly reconciles: Counter<'result'>;
   readonly reconcileSeconds: Histogram;
+  readonly lastReconcileSuccess: Gauge;
   readonly leader: Gauge;
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
@@ -14,6 +19,7 @@ export class OperatorMetrics {
   readonly workloadReplicas: Gauge<'pool'>;
   readonly retiredPods: Counter<'pool'>;
   readonly unexpectedRemovals: Counter<'pool'>;
+  private poolStatuses: PoolStatusSource = () => [];
 
   constructor(registry: Registry) {
     this.kubeRequests = new Counter({
@@ -64,6 +70,11 @@ export class OperatorMetrics {
       labelNames: ['pool'] as const,
       registers: [registry],
     });
+    this.lastReconcileSuccess = new Gauge({
+      name: 'smart_router_reconcile_last_success_timestamp_seconds',
+      help: 'Unix time of the last reconcile this replica finished without error (0 if it never led).',
+      registers: [registry],
+    });
     this.leader = new Gauge({
       name: 'smart_router_leader',
       help: '1 while this replica holds the Lease and reconciles.',
@@ -87,5 +98,23 @@ export class OperatorMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     });
+    const statuses = () => this.poolStatuses();
+    new Gauge({
+      name: 'smart_router_pool_condition',
+      help: "A VoiceAgentPool's status conditions (Ready, Degraded) as this replica's cache sees them: 1 when True, 0 when False.",
+      labelNames: ['pool', 'type', 'reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { name, status } of statuses()) {
+          for (const c of status?.conditions ?? []) this.set({ pool: name, type: c.type, reason: c.reason ?? '' }, c.status === 'True' ? 1 : 0);
+        }
+      },
+    });
+  }
+
+  /** Where the pool condition gauge reads the pools from: the informer cache, filled on every replica. */
+  readPoolStatusesFrom(source: PoolStatusSource): void {
+    this.poolStatuses = source;
   }
 }

@@ -7,6 +7,7 @@
 --   draining  1 when draining
 --   calls     the calls it holds
 --   busy      1 when it holds at least one call
+--   draining_calls  the calls it holds when draining: what its drain waits for
 --   free      slots it can still take: capacity - calls when Ready, not
 --             draining and below capacity, else 0
 -- Pod counts need no counter: SCARD of the members set is exact.
@@ -15,13 +16,14 @@
 -- come and go. While it runs, the pool's config hash carries 'recounting',
 -- and a change to a pod the recount has already counted also goes into the
 -- recount's partial sums, so they stay exact to the end.
-local COUNT_FIELDS = { 'ready', 'draining', 'calls', 'busy', 'free' }
+local COUNT_FIELDS = { 'ready', 'draining', 'calls', 'busy', 'free', 'draining_calls' }
 
 local function shareOf(pool, ready, draining, calls, capacity, recounting)
-  local s = { pool = pool, ready = 0, draining = 0, calls = calls, busy = 0, free = 0, capacity = capacity, recounting = recounting }
+  local s = { pool = pool, ready = 0, draining = 0, calls = calls, busy = 0, free = 0, draining_calls = 0, capacity = capacity, recounting = recounting }
   if ready then s.ready = 1 end
   if draining then
     s.draining = 1
+    s.draining_calls = calls
   elseif ready and calls < capacity then
     s.free = capacity - calls
   end

@@ -117,5 +117,5 @@ test('ended-call refusals are counted as call_ended', async () => {
   expect((await release('counted')).status).toBe(200);
   expect((await allocate('counted')).status).toBe(409);
   const metrics = (await http.get('/metrics')).text;
-  expect(metrics).toMatch(/smart_router_allocations_total\{pool="",result="call_ended"\} 1/);
+  expect(metrics).toMatch(/smart_router_allocations_total\{tier="standard",pool="",result="call_ended"\} 1/);
 });

@@ -53,7 +53,10 @@ test('while Redis is down, allocate and release answer 503 and readiness fails; 
   expect(ready.status).toBe(503);
   expect(ready.body.error).toMatch(/^redis unreachable/);
   expect((await http.get('/health')).text).toBe('healthy');
-  expect((await http.get('/metrics')).text).toMatch(/smart_router_redis_up 0/);
+  const metrics = (await http.get('/metrics')).text;
+  expect(metrics).toMatch(/smart_router_redis_up 0/);
+  expect(metrics).toMatch(/^smart_router_redis_ping_seconds nan$/im);
+  expect(metrics).toMatch(/smart_router_allocations_total\{tier="standard",pool="",result="error"\} [1-9]/);
 
   await server.start();
   await eventually(() => http.get('/ready'), (r) => r.status === 200);

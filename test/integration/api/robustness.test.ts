@@ -154,23 +154,32 @@ describe('the OpenAPI document is the contract', () => {
 });
 
 describe('metrics', () => {
-  test('count allocations and releases by pool and result, and read pool gauges from Redis', async () => {
+  test('count allocations and releases by tier, pool and result, and read pool gauges from Redis', async () => {
     await start();
     await http.post('/api/v1/allocate', { call_sid: 'a' });
     await http.post('/api/v1/allocate', { call_sid: 'a' });
     await http.post('/api/v1/release', { call_sid: 'a' });
     await http.post('/api/v1/release', { call_sid: 'a' });
     await http.post('/api/v1/allocate', { call_sid: 'b', tier: 'basic' });
+    await http.post('/api/v1/allocate', { call_sid: 'c', tier: 'no-such-tier' });
     const text = (await http.get('/metrics')).text;
-    expect(text).toMatch(/smart_router_allocations_total\{pool="standard",result="allocated"\} 1/);
-    expect(text).toMatch(/smart_router_allocations_total\{pool="standard",result="existing"\} 1/);
+    expect(text).toMatch(/smart_router_allocations_total\{tier="basic",pool="basic",result="allocated"\} 1/);
+    // A tier no pool serves is not a label of its own: callers cannot grow the series.
+    expect(text).toMatch(/smart_router_allocations_total\{tier="other",pool="",result="no_capacity"\} 1/);
+    expect(text).not.toMatch(/no-such-tier/);
+    expect(text).toMatch(/smart_router_pool_busy_pods\{pool="basic"\} 1/);
+    expect(text).toMatch(/smart_router_pool_draining_calls\{pool="basic"\} 0/);
+    expect(text).toMatch(/smart_router_pool_serving_slots\{pool="basic"\} 3/);
+    expect(text).toMatch(/smart_router_allocations_total\{tier="standard",pool="standard",result="allocated"\} 1/);
+    expect(text).toMatch(/smart_router_allocations_total\{tier="standard",pool="standard",result="existing"\} 1/);
     expect(text).toMatch(/smart_router_releases_total\{pool="standard",result="released"\} 1/);
     expect(text).toMatch(/smart_router_releases_total\{pool="",result="not_found"\} 1/);
-    expect(text).toMatch(/smart_router_allocation_duration_seconds_count 3/);
+    expect(text).toMatch(/smart_router_allocation_duration_seconds_count 4/);
     expect(text).toMatch(/smart_router_pool_free_slots\{pool="basic"\} 2/);
     expect(text).toMatch(/smart_router_pool_free_slots\{pool="standard"\} 3/);
     expect(text).toMatch(/smart_router_pool_active_calls\{pool="basic"\} 1/);
     expect(text).toMatch(/smart_router_active_calls 1/);
     expect(text).toMatch(/smart_router_redis_up 1/);
+    expect(Number(/^smart_router_redis_ping_seconds (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
   });
 });

@@ -19,7 +19,7 @@ async function exactStatus(s: RoutingStore, client: Redis = redis): Promise<Rout
   const pools: Record<string, PoolCounts> = {};
   for (const name of await client.hkeys(k.poolSpecs)) {
     const capacity = Number((await client.hget(k.poolConfig(name), 'capacity')) ?? 1);
-    const c: PoolCounts = { pods: 0, ready: 0, draining: 0, busy: 0, active_calls: 0, free_slots: 0, capacity };
+    const c: PoolCounts = { pods: 0, ready: 0, draining: 0, busy: 0, active_calls: 0, draining_calls: 0, free_slots: 0, serving_slots: 0, capacity };
     for (const pod of await client.smembers(k.poolMembers(name))) {
       const [inPool, ready, draining] = await client.hmget(k.pod(pod), 'pool', 'ready', 'draining');
       expect(inPool).toBe(name);
@@ -28,8 +28,13 @@ async function exactStatus(s: RoutingStore, client: Redis = redis): Promise<Rout
       c.active_calls += calls;
       if (calls > 0) c.busy++;
       if (ready === '1') c.ready++;
-      if (draining === '1') c.draining++;
-      else if (ready === '1' && calls < capacity) c.free_slots += capacity - calls;
+      if (draining === '1') {
+        c.draining++;
+        c.draining_calls += calls;
+      } else if (ready === '1') {
+        c.serving_slots += capacity;
+        if (calls < capacity) c.free_slots += capacity - calls;
+      }
     }
     pools[name] = c;
   }

@@ -135,6 +135,17 @@ describe('allocation', () => {
 });
 
 describe('pod state', () => {
+  test('status counts busy pods and the calls left on draining pods', async () => {
+    await store.syncPool(pool('p', { capacity: 2 }), [member('a'), member('b'), member('c')]);
+    for (const sid of ['x', 'y', 'z']) await allocate(sid, ['p']);
+    await store.release('z');
+    const loaded = (await Promise.all(['a', 'b', 'c'].map((p) => store.podState(p)))).filter((p) => p && p.calls.length > 0);
+    const drained = loaded[0]!;
+    await store.setDraining(drained.name, true);
+    expect((await store.status()).pools.p).toMatchObject({ pods: 3, busy: loaded.length, draining: 1, draining_calls: drained.calls.length, active_calls: 2, serving_slots: 4 });
+    expect(loaded.length).toBeGreaterThan(0);
+  });
+
   test('a pod that is not Ready gets no new calls but keeps its calls', async () => {
     await store.syncPool(pool('p', { capacity: 2 }), [member('a')]);
     await allocate('x', ['p']);

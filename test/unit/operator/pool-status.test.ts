@@ -1,7 +1,7 @@
 import { degradedTransition, desiredPoolStatus, statusChanged, statusWrite } from '../../../operator/pool-status.js';
 
 const plan = (desired: number, serving: string[], shortfall: number) => ({ desired, serving, drained: [], leaving: [], shortfall });
-const counts = { pods: 3, ready: 3, draining: 0, busy: 2, active_calls: 2, free_slots: 1, capacity: 1 };
+const counts = { pods: 3, ready: 3, draining: 0, busy: 2, active_calls: 2, draining_calls: 0, free_slots: 1, serving_slots: 3, capacity: 1 };
 
 describe('desiredPoolStatus', () => {
   test('a full pool is Ready and not Degraded, with its counts', () => {
