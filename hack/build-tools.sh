@@ -5,6 +5,7 @@
 #   etcd                                                             (go.etcd.io/etcd/server/v3)
 #   kwok, kwokctl                                                    (sigs.k8s.io/kwok)
 #   helm                                                             (helm.sh/helm/v3)
+#   promtool                                                         (github.com/prometheus/prometheus)
 # A tool's folder holds a .complete stamp written last, so a build that was
 # interrupted is detected and redone. Usage: hack/build-tools.sh [tool...]
 set -euo pipefail
@@ -108,14 +109,22 @@ build_helm() {
   GOBIN="$1/bin" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+# remove_all_sd leaves the cloud service discoveries (and their SDKs) out:
+# promtool only tests rules here.
+build_promtool() {
+  GOBIN="$1/bin" go install -p 2 -trimpath -tags remove_all_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
+}
+
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes promtool)
 for tool in "${tools[@]}"; do
   case "$tool" in
     kubernetes) build_into "$CACHE/kubernetes-$KUBERNETES_VERSION" build_kubernetes ;;
     etcd) build_into "$CACHE/etcd-$ETCD_VERSION" build_etcd ;;
     kwok) build_into "$CACHE/kwok-$KWOK_VERSION" build_kwok ;;
     helm) build_into "$CACHE/helm-$HELM_VERSION" build_helm ;;
-    *) log "unknown tool $tool (kubernetes, etcd, kwok, helm)"; exit 2 ;;
+    promtool) build_into "$CACHE/promtool-$PROMETHEUS_VERSION" build_promtool ;;
+    *) log "unknown tool $tool (kubernetes, etcd, kwok, helm, promtool)"; exit 2 ;;
   esac
 done

@@ -33,6 +33,7 @@ link_tools() {
   ln -sf "$CACHE/kwok-$KWOK_VERSION/bin/kwokctl" "$BIN/kwokctl"
   ln -sf "$CACHE/kwok-$KWOK_VERSION/bin/kwok" "$BIN/kwok"
   ln -sf "$CACHE/etcd-$ETCD_VERSION/bin/etcd" "$BIN/etcd"
+  ln -sf "$CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool" "$BIN/promtool"
 }
 
 "$HACK/build-tools.sh"
