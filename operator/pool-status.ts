@@ -21,7 +21,16 @@ function condition(type: string, ok: boolean, reason: string, message: string, g
   return { type, status, reason, message, lastTransitionTime, observedGeneration: generation };
 }
 
-/** The status a pool should have, keeping transition times of conditions that did not change. */
+/**
+ * The status a pool should have, keeping transition times of conditions that did not change.
+ *
+ * Conditions follow the kstatus conventions, so `kubectl wait
+ * --for=condition=Ready`, Flux and Argo CD read them without a plugin: `Ready`
+ * is the normal-true summary; `Reconciling` is abnormal-true and set while the
+ * pool has not yet reached what its spec asks (kstatus: InProgress); every
+ * condition carries the generation it describes, and `kubectl wait` ignores a
+ * condition older than the spec. `Degraded` says why: not enough eligible pods.
+ */
 export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | undefined, now: string): PoolStatus {
   const desired = obs.plan?.desired ?? 0;
   const shortfall = obs.plan?.shortfall ?? desired;
@@ -31,6 +40,8 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
   const autoscaling = scaling && {
     autoscaling: { workload: scaling.workload, wantedReplicas: scaling.wantedReplicas, currentReplicas: scaling.currentReplicas, ...(scaling.lastScaleTime ? { lastScaleTime: scaling.lastScaleTime } : {}) },
   };
+  const serving = `${obs.servingReady}/${desired} pods serving and Ready`;
+  const short = `${shortfall} of ${desired} pods missing: not enough pods match the selector and are free`;
   return {
     observedGeneration: obs.generation,
     replicas: obs.plan?.serving.length ?? 0,
@@ -42,20 +53,21 @@ export function desiredPoolStatus(obs: PoolObservation, previous: PoolStatus | u
     freeSlots: obs.counts?.free_slots ?? 0,
     ...autoscaling,
     conditions: [
+      condition('Ready', ready, ready ? 'AllPodsReady' : 'PodsNotReady', serving, obs.generation, previous?.conditions, now),
       condition(
-        'Ready',
-        ready,
-        ready ? 'AllPodsReady' : 'PodsNotReady',
-        ready ? `${obs.servingReady}/${desired} pods serving and Ready` : `${obs.servingReady}/${desired} pods serving and Ready`,
+        'Degraded',
+        degraded,
+        degraded ? 'NotEnoughEligiblePods' : 'AsDesired',
+        degraded ? short : 'the pool holds every pod it asks for',
         obs.generation,
         previous?.conditions,
         now,
       ),
       condition(
-        'Degraded',
-        degraded,
-        degraded ? 'NotEnoughEligiblePods' : 'AsDesired',
-        degraded ? `${shortfall} of ${desired} pods missing: not enough pods match the selector and are free` : 'the pool holds every pod it asks for',
+        'Reconciling',
+        !ready,
+        ready ? 'AsDesired' : degraded ? 'NotEnoughEligiblePods' : 'PodsNotReady',
+        ready ? serving : degraded ? short : `waiting for pods: ${serving}`,
         obs.generation,
         previous?.conditions,
         now,

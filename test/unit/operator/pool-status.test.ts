@@ -10,6 +10,7 @@ describe('desiredPoolStatus', () => {
     expect(status.conditions).toEqual([
       { type: 'Ready', status: 'True', reason: 'AllPodsReady', message: '3/3 pods serving and Ready', lastTransitionTime: 'T1', observedGeneration: 4 },
       { type: 'Degraded', status: 'False', reason: 'AsDesired', message: 'the pool holds every pod it asks for', lastTransitionTime: 'T1', observedGeneration: 4 },
+      { type: 'Reconciling', status: 'False', reason: 'AsDesired', message: '3/3 pods serving and Ready', lastTransitionTime: 'T1', observedGeneration: 4 },
     ]);
   });
 
@@ -17,6 +18,17 @@ describe('desiredPoolStatus', () => {
     const status = desiredPoolStatus({ pool: 'standard', generation: 1, plan: plan(3, ['a'], 2), counts, servingReady: 1 }, undefined, 'T1');
     expect(status.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'NotEnoughEligiblePods' });
     expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'PodsNotReady' });
+    expect(status.conditions?.find((c) => c.type === 'Reconciling')).toMatchObject({ status: 'True', reason: 'NotEnoughEligiblePods', message: '2 of 3 pods missing: not enough pods match the selector and are free' });
+  });
+
+  test('a pool with every pod but some not Ready yet is Reconciling, not Degraded', () => {
+    const status = desiredPoolStatus({ pool: 'standard', generation: 2, plan: plan(3, ['a', 'b', 'c'], 0), counts, servingReady: 2 }, undefined, 'T1');
+    expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Ready', 'False', 'PodsNotReady'],
+      ['Degraded', 'False', 'AsDesired'],
+      ['Reconciling', 'True', 'PodsNotReady'],
+    ]);
+    expect(status.conditions?.every((c) => c.observedGeneration === 2)).toBe(true);
   });
 
   test('transition times move only when a condition changes status', () => {
