@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Pool } from '../core/pool-types.js';
 import { resolveRoute } from '../core/route.js';
 import { signStreamToken } from '../core/stream-token.js';
+import { traced } from '../core/tracing.js';
 import { buildWsUrl } from '../core/ws-url.js';
 import { RedisClock } from '../lua/redis-clock.js';
 import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
@@ -134,15 +135,25 @@ export class CallRouter {
    * answered within the request timeout: then Redis holds nothing for it.
    */
   async allocate(request: AllocateCallRequest): Promise<Allocation | null> {
-    try {
-      return await this.allocateBeforeDeadline(request, (request.arrivedAt ?? performance.now()) + this.timeoutMs);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError || err instanceof DeadlineExceededError) {
-        this.metrics.allocations.inc({ tier: this.tierLabel(request.tier ?? this.options.defaultTier), pool: '', result: 'error' });
-        this.logger.warn('allocation failed', { call_sid: request.callSid, merchant_id: request.merchantId, error: err.message });
+    const tier = request.tier ?? this.options.defaultTier;
+    return traced('allocate', { 'smart_router.call_sid': request.callSid, 'smart_router.tier': tier }, async (span) => {
+      try {
+        const allocation = await this.allocateBeforeDeadline(request, (request.arrivedAt ?? performance.now()) + this.timeoutMs);
+        span?.setAttributes(
+          allocation
+            ? { 'smart_router.result': allocation.wasExisting ? 'existing' : 'allocated', 'smart_router.pool': allocation.pool, 'smart_router.pod': allocation.pod }
+            : { 'smart_router.result': 'no_capacity' },
+        );
+        return allocation;
+      } catch (err) {
+        if (err instanceof StoreUnavailableError || err instanceof DeadlineExceededError) {
+          this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'error' });
+          this.logger.warn('allocation failed', { call_sid: request.callSid, merchant_id: request.merchantId, error: err.message });
+        }
+        span?.setAttribute('smart_router.result', err instanceof CallEndedError ? 'call_ended' : 'error');
+        throw err;
       }
-      throw err;
-    }
+    });
   }
 
   /** A tier no pool serves is counted as "other": the metric's labels stay bounded whatever callers send. */
@@ -234,6 +245,14 @@ export class CallRouter {
 
   /** Returns what was released, or null when the call is unknown or already released. */
   async release(callSid: string, reason = 'release'): Promise<Release | null> {
+    return traced('release', { 'smart_router.call_sid': callSid, 'smart_router.reason': reason }, async (span) => {
+      const released = await this.releaseOnce(callSid, reason);
+      span?.setAttributes(released ? { 'smart_router.result': 'released', 'smart_router.pool': released.pool, 'smart_router.pod': released.pod, 'smart_router.was_draining': released.wasDraining } : { 'smart_router.result': 'not_found' });
+      return released;
+    });
+  }
+
+  private async releaseOnce(callSid: string, reason: string): Promise<Release | null> {
     let released;
     try {
       released = await fromStore(() => this.store.release(callSid));

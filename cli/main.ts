@@ -36,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(argv, process.env);
   const logger = createLogger(config.logLevel, { mode: config.mode });
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: String((reason as Error)?.stack ?? reason) }));
+  // Before the modes load express and ioredis, so their imports are instrumented; never loaded when off.
+  if (config.tracing.exporter !== 'none') (await import('./tracing-sdk.js')).startTracing(config.tracing, logger);
   if (config.mode === 'standalone') {
     const { runStandalone } = await import('./standalone.js');
     await runStandalone(config, logger);

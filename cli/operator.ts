@@ -2,6 +2,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../core/config.js';
 import { operatorInstallation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
+import { tracedRoot } from '../core/tracing.js';
 import { FencedWriteError, type EndedCall } from '../lua/routing-store.js';
 import { CallReaper } from '../lua/call-reaper.js';
 import { kubernetesDrainControl } from '../operator/drain-control.js';
@@ -70,14 +71,16 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     if (err instanceof FencedWriteError) void elector?.resign(`Redis refused a write: ${err.message}`);
   };
   const reconcileLoop = new ReconcileLoop(
-    async () => {
-      try {
-        return await reconciler.reconcile();
-      } catch (err) {
-        resignIfFenced(err);
-        throw err instanceof FencedWriteError ? new RunAbandoned(err.message) : err;
-      }
-    },
+    // Each reconcile is a trace of its own: its Kubernetes requests and Redis scripts are its children.
+    () =>
+      tracedRoot('reconcile', { 'k8s.namespace.name': namespace }, async () => {
+        try {
+          return await reconciler.reconcile();
+        } catch (err) {
+          resignIfFenced(err);
+          throw err instanceof FencedWriteError ? new RunAbandoned(err.message) : err;
+        }
+      }),
     { baseDelayMs: 200, maxDelayMs: 30_000, resyncMs: config.operator.resyncSeconds * 1000 },
     log.child({ component: 'reconciler' }),
     (outcome, seconds) => {

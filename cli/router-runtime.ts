@@ -8,6 +8,7 @@ import { Credentials } from '../api/credentials.js';
 import type { Config } from '../core/config.js';
 import { ForeignInstallationError, type Installation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
+import { flushTracing } from '../core/tracing.js';
 import { connectRedis, createRedisClient, redisTlsOptions } from '../lua/redis-client.js';
 import { RoutingStore } from '../lua/routing-store.js';
 
@@ -75,6 +76,7 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
     stopping = true;
     logger.info('shutting down', { signal });
     stop()
+      .then(() => flushTracing())
       .then(() => process.exit(0))
       .catch((err: Error) => {
         logger.error('shutdown failed', { error: err.message });

@@ -78,6 +78,7 @@ export interface Config {
     autoscaleIntervalMs: number;
   };
   webhook: WebhookConfig;
+  tracing: TracingConfig;
   telephony: {
     publicUrl?: string;
     verifySignatures: boolean;
@@ -89,6 +90,27 @@ export interface Config {
     /** How long a Plivo nonce is remembered, so the same signed request is refused when it comes again. */
     plivoNonceTtlSeconds: number;
   };
+}
+
+/**
+ * OpenTelemetry tracing, from the standard OTEL_* variables. Off unless
+ * OTEL_TRACES_EXPORTER names an exporter or an OTLP endpoint is set; the SDK
+ * itself reads the rest (endpoint, headers, timeout, sampler, batching,
+ * OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES).
+ */
+export interface TracingConfig {
+  exporter: 'otlp' | 'console' | 'none';
+  /** OTLP over HTTP: protobuf (the OTLP default) or JSON. gRPC is not shipped. */
+  protocol: 'http/protobuf' | 'http/json';
+}
+
+function tracingConfig(env: Source): TracingConfig {
+  const protocolVar = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = oneOf(protocolVar, env[protocolVar], ['http/protobuf', 'http/json'] as const, 'http/protobuf');
+  if (bool('OTEL_SDK_DISABLED', env.OTEL_SDK_DISABLED, false)) return { exporter: 'none', protocol };
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const exporter = oneOf('OTEL_TRACES_EXPORTER', env.OTEL_TRACES_EXPORTER, ['otlp', 'console', 'none'] as const, endpoint ? 'otlp' : 'none');
+  return { exporter, protocol };
 }
 
 /** RFC 6750's b64token: what may follow `Bearer ` in an Authorization header, so what a token may be. */
@@ -340,6 +362,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     standalone: { configFile },
     operator,
     webhook: webhookConfig(flags, env),
+    tracing: tracingConfig(env),
     telephony: {
       publicUrl: publicUrlOf(env.PUBLIC_URL),
       verifySignatures: bool('TELEPHONY_VERIFY_SIGNATURES', env.TELEPHONY_VERIFY_SIGNATURES, true),

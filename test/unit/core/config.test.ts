@@ -83,3 +83,28 @@ describe('loadConfig', () => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });
 });
+
+describe('tracing from the OTEL_* variables', () => {
+  const tracing = (env: Record<string, string>) => loadConfig([], env).tracing;
+
+  test('off unless an exporter or an OTLP endpoint is configured', () => {
+    expect(tracing({})).toEqual({ exporter: 'none', protocol: 'http/protobuf' });
+    expect(tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({ exporter: 'otlp', protocol: 'http/protobuf' });
+    expect(tracing({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toEqual({ exporter: 'otlp', protocol: 'http/json' });
+    expect(tracing({ OTEL_TRACES_EXPORTER: 'console' }).exporter).toBe('console');
+  });
+
+  test('OTEL_TRACES_EXPORTER=none and OTEL_SDK_DISABLED win over an endpoint', () => {
+    expect(tracing({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).exporter).toBe('none');
+    expect(tracing({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }).exporter).toBe('none');
+  });
+
+  test.each([
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, 'OTEL_TRACES_EXPORTER must be one of otlp, console, none, got "jaeger"'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL must be one of http/protobuf, http/json, got "grpc"'],
+    [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be one of http/protobuf, http/json, got "grpc"'],
+    [{ OTEL_SDK_DISABLED: 'maybe' }, 'OTEL_SDK_DISABLED must be true or false, got "maybe"'],
+  ])('%j stops with: %s', (env, message) => {
+    expect(() => loadConfig([], env)).toThrow(new ConfigError(message));
+  });
+});
