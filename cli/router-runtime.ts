@@ -10,6 +10,7 @@ import { ForeignInstallationError, type Installation } from '../core/installatio
 import type { Logger } from '../core/logger.js';
 import { flushTracing } from '../core/tracing.js';
 import { connectRedis, createRedisClient, redisTlsOptions } from '../lua/redis-client.js';
+import { RedisClock } from '../lua/redis-clock.js';
 import { RoutingStore } from '../lua/routing-store.js';
 
 /** What every mode shares: Redis, the routing store, metrics, the allocator and its HTTP server. */
@@ -33,6 +34,8 @@ export async function openRouterRuntime(config: Config, installation: Installati
     throw new ForeignInstallationError(installation, claim.owner, store.keys.owner);
   }
   logger.info(claim.outcome === 'claimed' ? 'key prefix claimed' : 'key prefix owned by this installation', { key_prefix: installation.keyPrefix, installation: installation.id });
+  // Measured now, so the first allocation does not spend its deadline on the clock.
+  await RedisClock.of(redis).measure();
   const metrics = new RouterMetrics(store);
   const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate, wsTokenSecret: config.wsTokenSecret, wsTokenTtlSeconds: config.wsTokenTtlSeconds, requestTimeoutMs: config.redisCommandTimeoutMs }, metrics, logger.child({ component: 'allocator' }));
   return { redis, store, metrics, router, credentials };

@@ -34,7 +34,7 @@ test('the CRDs in crds/ apply and become Established', async () => {
   await kubectl(['wait', '--for=condition=Established', 'crd/voiceagentpools.smartrouter.io', '--timeout=60s']);
   await apply('apiVersion: smartrouter.io/v1alpha1\nkind: VoiceAgentPool\nmetadata: { name: standard }\nspec: { tier: standard, exclusive: true, replicas: 3 }\n', ns);
   const table = await kubectl(['get', 'vap', 'standard'], { namespace: ns });
-  expect(table).toMatch(/^NAME\s+TIER\s+EXCLUSIVE\s+CAPACITY\s+DESIRED\s+READY\s+DRAINING\s+ACTIVE\s+FREE\s+AGE/);
+  expect(table).toMatch(/^NAME\s+TIER\s+EXCLUSIVE\s+CAPACITY\s+DESIRED\s+CURRENT\s+READY\s+DRAINING\s+ACTIVE\s+FREE\s+AGE/);
   expect(table).toMatch(/standard\s+standard\s+true\s+1\s+3/);
   await kubectl(['delete', 'vap', 'standard'], { namespace: ns });
 }, 90_000);
