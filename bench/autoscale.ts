@@ -19,7 +19,7 @@ const SECONDS = Number(process.env.BENCH_AUTOSCALE_SECONDS ?? 240);
 const PEAK = Number(process.env.BENCH_AUTOSCALE_PEAK ?? 30);
 const BUFFER = 5;
 const MAX = PEAK + BUFFER + 5;
-const PERIOD_S = 40;
+const PERIOD_S = Number(process.env.BENCH_AUTOSCALE_PERIOD ?? 40);
 
 const percentile = (xs: number[], p: number) => (xs.length ? ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number) : NaN);
 
@@ -167,7 +167,8 @@ async function main() {
       calls.delete(sid);
       await fetch(`${url}/api/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ call_sid: sid }) });
     }
-    await waitFor('the workload back at its minimum', async () => replicas === 2, 120_000, 250);
+    // No calls left: the buffer alone asks for BUFFER pods (above minReplicas 2).
+    const settledBack = await waitFor('the workload back at the buffer', async () => replicas === BUFFER, 120_000, 250).then(() => true, () => false);
     await new Promise((r) => setTimeout(r, 3_000));
 
     const downs = await metricSum(url, 'smart_router_autoscaler_decisions_total', { direction: 'down' });
@@ -181,6 +182,7 @@ async function main() {
     console.log(`\n2. load: ${allocated} calls allocated; refused while under max ${refusedUnderMax}, at max ${refusedAtMax}`);
     console.log(`\n3. scale decisions: ${ups} up, ${downs} down; ${retired} idle pods retired; ${deletions.length} pod deletions seen`);
     console.log(`   pods deleted holding a call (generator's calls or Redis): ${violations.length}; unexpected removals reported: ${unexpected}`);
+    console.log(`   after the load: the workload ${settledBack ? `back at ${BUFFER} replicas (the buffer alone)` : `still at ${replicas} replicas after 120 s`}`);
   } finally {
     for (const a of aborts) a.abort();
     operator?.kill('SIGTERM');

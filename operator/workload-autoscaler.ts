@@ -50,6 +50,8 @@ interface ScaleDownInFlight {
 }
 
 const podName = (p: V1Pod) => p.metadata!.name!;
+/** Longest a scale-down waits for the picked pods' deletion cost to show in the watch. */
+const ANNOTATION_WAIT_MS = 5_000;
 
 /**
  * The built-in free-slot autoscaler: per pool with spec.autoscaling, sizes
@@ -143,6 +145,21 @@ export class WorkloadAutoscaler {
     } catch (err) {
       if (statusCode(err) === 404) return false;
       throw err;
+    }
+  }
+
+  /** Whether the pod informer shows every pod's retiring annotation and cost, waiting up to ANNOTATION_WAIT_MS. */
+  private async annotationsSeen(pods: readonly string[]): Promise<boolean> {
+    const until = Date.now() + ANNOTATION_WAIT_MS;
+    for (;;) {
+      const seen = pods.every((name) => {
+        const pod = this.deps.informers.pods.get(name, this.namespace);
+        return !pod || (pod.metadata?.annotations?.[RETIRING_ANNOTATION] && pod.metadata.annotations[DELETION_COST_ANNOTATION] === RETIRING_POD_DELETION_COST);
+      });
+      if (seen) return true;
+      if (Date.now() > until) return false;
+      this.ensureLeading();
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 
@@ -285,6 +302,17 @@ export class WorkloadAutoscaler {
       }
       if (ok) marked.push(pod);
       else await store.unretirePod(pod, false);
+    }
+    // The ReplicaSet ranks pods by the deletion cost its own cache holds: lowering the replicas before the
+    // annotations reached the watches would let it remove another (maybe freshly busy) pod. Our informer
+    // watches the same API server, so wait until it shows every annotation; if it never does, give them back.
+    if (workload.ref.kind === 'Deployment' && marked.length && !(await this.annotationsSeen(marked))) {
+      for (const pod of marked) {
+        await this.annotate(pod, { [RETIRING_ANNOTATION]: null, [DELETION_COST_ANNOTATION]: null });
+        await store.unretirePod(pod, false);
+      }
+      this.publish(pool.name, { ...base, reason: 'ScaleDownBlocked', message: `the deletion cost of the picked pods did not show in the watch within ${ANNOTATION_WAIT_MS} ms: retrying` }, 'none');
+      return;
     }
     const next = workload.ref.kind === 'StatefulSet' ? statefulSetReplicasAfter(workload.ref.name, names, workload.replicas, target, marked) : workload.replicas - marked.length;
     const blocked =
