@@ -55,6 +55,9 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind) => {
     loop?.enqueue();
     if (kind === 'VoiceAgentPool') autoscaleLoop?.enqueue();
+  }, (kind, up) => {
+    metrics.watchUp.set({ resource: kind === 'Pod' ? 'pods' : 'voiceagentpools' }, up ? 1 : 0);
+    if (up) loop?.enqueue(); // calls kept while it was down are judged again
   });
   const isLeader = () => elector?.isLeader() ?? false;
   const autoscaler = new WorkloadAutoscaler(

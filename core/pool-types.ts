@@ -13,6 +13,12 @@ export const poolPodSelector = (pool: string): string => `${POOL_LABEL}=${pool}`
 /** Annotation that drains a pod while it is `"true"`. */
 export const DRAIN_ANNOTATION = 'smartrouter.io/drain';
 /**
+ * Names the container whose restarts end a pod's calls (the voice agent).
+ * Without it, kubectl's `kubectl.kubernetes.io/default-container`, else the
+ * pod's first container. Other containers (sidecars) restart without ending calls.
+ */
+export const AGENT_CONTAINER_ANNOTATION = 'smartrouter.io/agent-container';
+/**
  * When the first eviction of the pod was answered (RFC 3339): the drain
  * deadline counts from here. Written by the eviction guard with the drain
  * annotation, so it survives a restart of every replica and a flush of Redis.

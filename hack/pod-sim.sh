@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Simulates what a kubelet would report, for tests on the local control plane
 # (kwok runs no containers): a readiness probe failing or passing, or a
-# container restart.
-#   hack/pod-sim.sh notready|ready|restart <pod> [namespace]
+# container restart (of every container, or only the one named).
+#   hack/pod-sim.sh notready|ready|restart <pod> [namespace] [container]
 # It patches the pod's status subresource, as a kubelet does; kwok's stages
 # only act on pods that have not started yet, so the patch sticks.
 set -euo pipefail
@@ -10,6 +10,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 action="${1:?usage: pod-sim.sh notready|ready|restart <pod> [namespace]}"
 pod="${2:?usage: pod-sim.sh notready|ready|restart <pod> [namespace]}"
 ns="${3:-default}"
+only="${4:-}"
 kubectl() { "$ROOT/.cluster/bin/kubectl" --kubeconfig "${KUBECONFIG:-$ROOT/.cluster/kubeconfig}" -n "$ns" "$@"; }
 
 containers() { kubectl get pod "$pod" -o jsonpath='{range .status.containerStatuses[*]}{.name}{" "}{.restartCount}{"\n"}{end}'; }
@@ -28,7 +29,9 @@ case "$action" in
   restart)
     statuses=""
     while read -r name count; do
-      [ -n "$name" ] && statuses+="{\"name\":\"$name\",\"restartCount\":$((count + 1))},"
+      [ -n "$name" ] || continue
+      [ -z "$only" ] || [ "$name" = "$only" ] || continue
+      statuses+="{\"name\":\"$name\",\"restartCount\":$((count + 1))},"
     done < <(containers)
     [ -n "$statuses" ] || { echo "pod $pod has no container statuses yet" >&2; exit 1; }
     kubectl patch pod "$pod" --subresource=status --type=strategic -p "{\"status\":{\"containerStatuses\":[${statuses%,}]}}" >/dev/null

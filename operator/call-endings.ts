@@ -1,18 +1,27 @@
+import type { CoreV1Api } from '@kubernetes/client-node';
+import type { Logger } from '../core/logger.js';
 import type { PodFacts } from '../core/pool-types.js';
 import type { EndedCall, PodRouting, RoutingStore } from '../lua/routing-store.js';
+import { statusCode } from './kube-client.js';
+import { isTerminated, podFacts } from './pod-facts.js';
 
 /**
  * The one place the reconciler decides that calls are over because their pod
  * is gone or restarted, and ends them. Every other step of a reconcile only
- * moves pods between pools or drains them; this one destroys state, so what
- * it rests on is spelled out here:
- * - a pod routing knows that the pod cache no longer lists is gone (the
- *   caller guarantees the caches completed a list first);
- * - a pod outside every pool whose incarnation (UID, restart count) differs
- *   from the one routing recorded lost its calls with its old process.
- * Pool members whose incarnation changed have their calls ended inside the
- * place-pods script itself (see lua/includes/place-pod.lua), reported with
- * {@link endReason}.
+ * moves pods between pools or drains them; this one destroys state, so it
+ * rests on evidence, never on the informer cache alone (which may lag the
+ * API server, or miss changes while its watch is down):
+ * - nothing is ended while a watch is down;
+ * - a pod the cache no longer lists is gone only if a live GET of the API
+ *   server says so (404, another UID under the name, or finished);
+ * - a pod restarted only if a live GET shows a later incarnation than the
+ *   one routing recorded: another UID, or more restarts of its agent
+ *   container (see pod-facts.ts). An incarnation never moves backwards: a
+ *   cache behind Redis (a new leader's) is ignored, here and in
+ *   lua/includes/place-pod.lua.
+ * Pool members whose incarnation moved forward have their calls ended inside
+ * the place-pod scripts (sync-pool, place-pods), given the confirmed incarnation by
+ * {@link confirmIncarnations}, and are reported with {@link endReason}.
  */
 
 export type EndReason = 'pod_gone' | 'pod_restarted';
@@ -27,11 +36,85 @@ export interface PodEnding {
   reason: EndReason;
 }
 
+/** A pod as the API server holds it right now; null when it does not exist. */
+export type LivePod = { incarnation: string; terminated: boolean } | null;
+
+/** What a destructive step may rest on. */
+export interface EndingEvidence {
+  /** False while a watch is down: the cache may miss deletions and restarts. */
+  watchesUp(): boolean;
+  /** The pod as the API server holds it (a GET, not the cache). */
+  readPod(name: string): Promise<LivePod>;
+}
+
+/** Live reads from the API server, and the informers' watch state. */
+export function apiServerEvidence(core: CoreV1Api, namespace: string, watchesUp: () => boolean): EndingEvidence {
+  return {
+    watchesUp,
+    async readPod(name) {
+      try {
+        const pod = await core.readNamespacedPod({ name, namespace });
+        return { incarnation: podFacts(pod).incarnation, terminated: isTerminated(pod) };
+      } catch (err) {
+        if (statusCode(err) === 404) return null;
+        throw err;
+      }
+    },
+  };
+}
+
+interface Incarnation {
+  uid: string;
+  restarts: number;
+}
+
+function parseIncarnation(value: string): Incarnation | undefined {
+  const match = /^([^:]*):(\d+)$/.exec(value);
+  return match ? { uid: match[1] as string, restarts: Number(match[2]) } : undefined;
+}
+
+/** Whether `candidate` is a later life than `recorded`: another pod under the name, or more restarts. Pure. */
+export function isLaterIncarnation(recorded: string, candidate: string): boolean {
+  const r = parseIncarnation(recorded);
+  const c = parseIncarnation(candidate);
+  if (!r || !c) return false;
+  return r.uid !== c.uid || c.restarts > r.restarts;
+}
+
+/** What a live read says of a pod routing recorded with `recorded`: gone, restarted, or nothing to end. Pure. */
+export function judgeLivePod(recorded: string, live: LivePod): EndReason | undefined {
+  if (live === null || live.terminated) return 'pod_gone';
+  if (!isLaterIncarnation(recorded, live.incarnation)) return undefined;
+  return parseIncarnation(recorded)?.uid !== parseIncarnation(live.incarnation)?.uid ? 'pod_gone' : 'pod_restarted';
+}
+
 const uidOf = (incarnation: string) => incarnation.split(':')[0] ?? '';
 
 /** A pod whose UID changed under the same name was replaced: its calls went with the old pod. */
 export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>, facts: ReadonlyMap<string, PodFacts>): EndReason {
   return uidOf(routing.get(pod)?.incarnation ?? '') !== uidOf(facts.get(pod)?.incarnation ?? '') ? 'pod_gone' : 'pod_restarted';
+}
+
+/**
+ * The pods' facts with each incarnation routing may be given: where the cache
+ * differs from what routing recorded, the API server decides. A later
+ * incarnation, read live, is passed on (and ends the pod's calls); anything
+ * else keeps the recorded one, so nothing ends on the cache's word.
+ */
+export async function confirmIncarnations(facts: ReadonlyMap<string, PodFacts>, routing: ReadonlyMap<string, PodRouting>, evidence: EndingEvidence, logger: Logger): Promise<Map<string, PodFacts>> {
+  const out = new Map(facts);
+  for (const [pod, f] of facts) {
+    const recorded = routing.get(pod)?.incarnation ?? '';
+    if (!recorded || !f.incarnation || recorded === f.incarnation) continue;
+    let incarnation = recorded;
+    if (evidence.watchesUp()) {
+      const live = await evidence.readPod(pod);
+      if (live && !live.terminated && isLaterIncarnation(recorded, live.incarnation)) incarnation = live.incarnation;
+    }
+    if (incarnation !== f.incarnation) logger.info('cache disagrees with routing about a pod’s incarnation: kept what the API server confirms', { pod, recorded, cached: f.incarnation, kept: incarnation });
+    out.set(pod, { ...f, incarnation });
+  }
+  return out;
 }
 
 export interface PodEndingInput {
@@ -43,7 +126,7 @@ export interface PodEndingInput {
   members: ReadonlySet<string>;
 }
 
-/** Pods whose calls must end: gone from Kubernetes, or restarted while outside every pool. Pure. */
+/** Candidates whose calls may have to end: missing from the cache, or restarted while outside every pool. Pure. */
 export function podsToEnd(input: PodEndingInput): PodEnding[] {
   const out: PodEnding[] = [];
   for (const pod of input.knownPods) if (!input.facts.has(pod)) out.push({ pod, reason: 'pod_gone' });
@@ -55,7 +138,25 @@ export function podsToEnd(input: PodEndingInput): PodEnding[] {
   return out;
 }
 
-/** Ends the calls of the pods {@link podsToEnd} names; `beforeEach` may abandon the run (lost lease). */
+/** The candidates the API server confirms, each with the reason it gives; none while a watch is down. */
+export async function confirmEndings(candidates: readonly PodEnding[], store: RoutingStore, evidence: EndingEvidence, logger: Logger): Promise<PodEnding[]> {
+  if (!candidates.length) return [];
+  if (!evidence.watchesUp()) {
+    logger.warn('a watch is down: calls of pods that look gone or restarted are kept until it is back', { pods: candidates.map((c) => c.pod).slice(0, 20) });
+    return [];
+  }
+  const recorded = await store.podRouting(candidates.map((c) => c.pod));
+  const confirmed: PodEnding[] = [];
+  for (const { pod } of candidates) {
+    const incarnation = recorded.get(pod)?.incarnation ?? '';
+    const reason = judgeLivePod(incarnation, await evidence.readPod(pod));
+    if (reason) confirmed.push({ pod, reason });
+    else logger.info('pod looks gone or restarted in the cache but not on the API server: calls kept', { pod, recorded: incarnation });
+  }
+  return confirmed;
+}
+
+/** Ends the calls of the pods {@link confirmEndings} confirmed; `beforeEach` may abandon the run (lost lease). */
 export async function endCallsOfPods(store: RoutingStore, endings: readonly PodEnding[], beforeEach: () => void): Promise<CallEnding[]> {
   const ended: CallEnding[] = [];
   for (const { pod, reason } of endings) {

@@ -1,6 +1,7 @@
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
+import { apiServerEvidence } from './call-endings.js';
 import type { EventRecorder } from './events.js';
 import { readFleetView, type FleetView } from './fleet-view.js';
 import type { FleetInformers } from './informers.js';
@@ -76,7 +77,8 @@ export class FleetReconciler {
     this.retryBaseMs = options.writeRetryBaseMs ?? 200;
     this.retryMaxMs = options.writeRetryMaxMs ?? 30_000;
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
-    this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs });
+    const evidence = apiServerEvidence(deps.clients.core, options.namespace, () => deps.informers.watchesUp());
+    this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs }, evidence);
     this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
     this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf });
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));

@@ -16,6 +16,8 @@ export interface FleetInformers {
   pools: ObjectCache<VoiceAgentPoolObject>;
   /** True once both caches hold a complete list: before that, a missing pod is not a gone pod. */
   synced(): boolean;
+  /** True while both watches run: while one is down, its cache may miss deletions and restarts. */
+  watchesUp(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -28,7 +30,14 @@ export interface FleetInformers {
  * a pool update that left its generation and deletion alone (a status
  * write) is dropped, since only the spec matters to a reconcile.
  */
-export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: string, logger: Logger, onChange: (kind: FleetKind) => void): FleetInformers {
+export function fleetInformers(
+  kc: KubeConfig,
+  clients: KubeClients,
+  namespace: string,
+  logger: Logger,
+  onChange: (kind: FleetKind) => void,
+  onWatchState: (kind: FleetKind, up: boolean) => void = () => undefined,
+): FleetInformers {
   const watch = new Watch(kc);
   const pods = new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => clients.core.listNamespacedPod({ namespace }), false);
   const pools = new ListWatch<VoiceAgentPoolObject>(
@@ -59,14 +68,30 @@ export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: 
   });
   for (const verb of ['add', 'update', 'delete'] as const) pods.on(verb, () => onChange('Pod'));
 
+  const watchUp = new Map<FleetKind, boolean>();
+  const restarters = new Map<FleetKind, () => Promise<void>>();
   for (const [kind, informer] of [
     ['Pod', pods],
     ['VoiceAgentPool', pools],
   ] as const) {
     let failures = 0;
     let lastFailureMs = 0;
+    const setUp = (up: boolean) => {
+      if (watchUp.get(kind) === up) return;
+      watchUp.set(kind, up);
+      onWatchState(kind, up);
+    };
+    // Up once a (re)start ran through without an error; down from an error until then.
+    let errors = 0;
+    restarters.set(kind, async () => {
+      const before = errors;
+      await informer.start();
+      if (errors === before && !stopped) setUp(true);
+    });
     informer.on('error', (err: unknown) => {
+      errors++;
       if (stopped) return;
+      setUp(false);
       // A watch that ran a minute since its last failure starts its backoff over.
       if (Date.now() - lastFailureMs > 60_000) failures = 0;
       lastFailureMs = Date.now();
@@ -74,7 +99,7 @@ export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: 
       const delay = backoffDelay(failures, 500, 30_000);
       logger.warn('watch ended; restarting', { kind, error: (err as Error)?.message ?? String(err), retry_in_ms: delay });
       setTimeout(() => {
-        if (!stopped) informer.start().catch((e: Error) => logger.warn('watch restart failed', { kind, error: e.message }));
+        if (!stopped) restarters.get(kind)!().catch((e: Error) => logger.warn('watch restart failed', { kind, error: e.message }));
       }, delay);
     });
   }
@@ -88,9 +113,10 @@ export function fleetInformers(kc: KubeConfig, clients: KubeClients, namespace: 
     pods,
     pools,
     synced: () => hasListed('Pod', pods) && hasListed('VoiceAgentPool', pools),
+    watchesUp: () => watchUp.get('Pod') === true && watchUp.get('VoiceAgentPool') === true,
     async start() {
       stopped = false;
-      await Promise.all([pods.start(), pools.start()]);
+      await Promise.all([restarters.get('Pod')!(), restarters.get('VoiceAgentPool')!()]);
     },
     async stop() {
       stopped = true;

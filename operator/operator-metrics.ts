@@ -11,6 +11,7 @@ export class OperatorMetrics {
   readonly reconcileSeconds: Histogram;
   readonly lastReconcileSuccess: Gauge;
   readonly leader: Gauge;
+  readonly watchUp: Gauge<'resource'>;
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
   readonly evictionReviewSeconds: Histogram;
@@ -80,6 +81,13 @@ export class OperatorMetrics {
       help: '1 while this replica holds the Lease and reconciles.',
       registers: [registry],
     });
+    this.watchUp = new Gauge({
+      name: 'smart_router_informer_watch_up',
+      help: '1 while the watch of this resource (pods, voiceagentpools) runs; 0 while it is down and restarting. While any is 0 the leader ends no call.',
+      labelNames: ['resource'] as const,
+      registers: [registry],
+    });
+    for (const resource of ['pods', 'voiceagentpools']) this.watchUp.set({ resource }, 0);
     this.evictionReviews = new Counter({
       name: 'smart_router_eviction_reviews_total',
       help: 'Evictions of pods the eviction guard answered, by result (allowed, denied, error) and reason (not-routed, idle, forced, deadline, calls-active).',

@@ -1,14 +1,31 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { DRAIN_ANNOTATION, RETIRING_ANNOTATION, type PodFacts } from '../core/pool-types.js';
+import { AGENT_CONTAINER_ANNOTATION, DRAIN_ANNOTATION, RETIRING_ANNOTATION, type PodFacts } from '../core/pool-types.js';
+
+const KUBECTL_DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
 
 /**
- * What routing needs of a pod. The incarnation changes when the pod is
- * recreated (new UID) or a container restarts (restart count), both of which
- * end the calls it was streaming; readiness does not change it, because a
- * readiness flap does not.
+ * The container that streams the calls: the one the pod's
+ * smartrouter.io/agent-container annotation names, else kubectl's default
+ * container annotation, else the first container of the pod spec.
+ */
+export function agentContainer(pod: V1Pod): string | undefined {
+  const annotations = pod.metadata?.annotations ?? {};
+  return annotations[AGENT_CONTAINER_ANNOTATION] || annotations[KUBECTL_DEFAULT_CONTAINER] || pod.spec?.containers?.[0]?.name;
+}
+
+/**
+ * What routing needs of a pod. The incarnation, `<uid>:<restarts>`, changes
+ * when the pod is recreated (new UID) or its agent container restarts, both
+ * of which end the calls it was streaming. A sidecar's restart (a proxy, a
+ * log shipper) does not change it: the agent's process and its calls live
+ * on. Readiness does not change it either, because a readiness flap does not.
  */
 export function podFacts(pod: V1Pod): PodFacts {
-  const restarts = (pod.status?.containerStatuses ?? []).reduce((sum, c) => sum + (c.restartCount ?? 0), 0);
+  const agent = agentContainer(pod);
+  const statuses = pod.status?.containerStatuses ?? [];
+  // Before the spec is known (a partial object) the first reported container stands in.
+  const status = agent === undefined ? statuses[0] : statuses.find((c) => c.name === agent);
+  const restarts = status?.restartCount ?? 0;
   const ready = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
   return {
     name: pod.metadata?.name ?? '',

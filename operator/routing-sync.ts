@@ -2,7 +2,7 @@ import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
 import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type RoutingStore } from '../lua/routing-store.js';
-import { endCallsOfPods, endReason, podsToEnd, type CallEnding } from './call-endings.js';
+import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, type CallEnding, type EndingEvidence } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
 import { routingDelta } from './routing-delta.js';
@@ -38,6 +38,7 @@ export class RoutingSync {
     private readonly logger: Logger,
     private readonly metrics: RouterMetrics,
     private readonly options: RoutingSyncOptions,
+    private readonly evidence: EndingEvidence,
   ) {}
 
   /** The next sync rewrites every pool. */
@@ -54,7 +55,9 @@ export class RoutingSync {
   /** Writes the plan to Redis; `beforeWrite` runs before each write and may abandon the sync. Returns the calls it ended. */
   async sync(view: FleetView, beforeWrite: () => void): Promise<CallEnding[]> {
     const { store, logger } = this;
-    const { pools, poolObjects, plan, facts, routing } = view;
+    const { pools, poolObjects, plan, routing } = view;
+    // Incarnations as the API server confirms them: the cache alone never ends a call.
+    const facts = await confirmIncarnations(view.facts, routing, this.evidence, logger);
     const snapshot = await store.poolsSnapshot();
     const now = Date.now();
     // Drift shows as a pools version we did not leave, or a pool we wrote that Redis no longer has.
@@ -118,7 +121,8 @@ export class RoutingSync {
       for (const [pod, was] of this.writtenPods) if (was.pool === existing.name) this.writtenPods.delete(pod);
       logger.info('pool removed from routing', { pool: existing.name });
     }
-    const endings = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members: new Set(desired.keys()) });
+    const candidates = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members: new Set(desired.keys()) });
+    const endings = await confirmEndings(candidates, store, this.evidence, logger);
     ended.push(...(await endCallsOfPods(store, endings, beforeWrite)));
     // The pool counters too are checked against an exact count, in batches, on every full resync.
     if (fullResync) {

@@ -19,8 +19,8 @@ export async function deleteNamespace(name: string): Promise<void> {
   await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']);
 }
 
-export function simulatePod(action: 'notready' | 'ready' | 'restart', pod: string, namespace: string): Promise<string> {
-  return run(join(packageRoot, 'hack', 'pod-sim.sh'), [action, pod, namespace], { env: { ...process.env, KUBECONFIG } }).then((r) => r.stdout);
+export function simulatePod(action: 'notready' | 'ready' | 'restart', pod: string, namespace: string, container?: string): Promise<string> {
+  return run(join(packageRoot, 'hack', 'pod-sim.sh'), [action, pod, namespace, ...(container ? [container] : [])], { env: { ...process.env, KUBECONFIG } }).then((r) => r.stdout);
 }
 
 export interface PodSummary {

@@ -1,8 +1,8 @@
 -- Puts a pod in a pool with the given state: it joins the pool (leaving the
 -- one it was in, keeping its calls), and its readiness, drain and
--- incarnation are recorded. A pod whose incarnation changed (container
--- restart, pod recreated under the same name) lost its calls, so they are
--- ended first, while the pod is still where they were counted; they are
+-- incarnation are recorded. A pod whose incarnation moved forward (its
+-- agent container restarted, or another pod took its name) lost its calls,
+-- so they are ended first, while the pod is still where they were counted; they are
 -- appended to `reaped` as sid, pod, pool. A pod marked retiring
 -- (retire-idle-pods) stays draining whatever the plan read before the pick.
 -- O(log N), plus the calls ended.
@@ -11,6 +11,17 @@ local function placePod(base, deadlinesKey, pool, pod, ready, draining, incarnat
   local membersKey = poolMembersKey(base, pool)
   local f = redis.call('HMGET', pk, 'pool', 'incarnation', 'ready', 'draining', 'retiring')
   if f[5] then draining = '1' end
+  if f[2] and f[2] ~= '' and incarnation ~= '' and f[2] ~= incarnation then
+    local ruid, rn = f[2]:match('^([^:]*):(%d+)$')
+    local uid, n = incarnation:match('^([^:]*):(%d+)$')
+    if ruid and uid and ruid == uid and tonumber(n) < tonumber(rn) then
+      -- Fewer restarts than recorded: a cache behind Redis (a new leader's).
+      -- The incarnation never moves backwards, and nothing ends. The caller
+      -- passes a changed incarnation only once the API server confirmed it
+      -- (operator/call-endings.ts).
+      incarnation = f[2]
+    end
+  end
   if f[1] == pool and f[2] == incarnation and f[3] == ready and f[4] == draining then
     -- Nothing changed: only make sure the indexes agree (a full resync heals them).
     redis.call('SADD', membersKey, pod)

@@ -186,6 +186,15 @@ describe('pod state', () => {
     expect(await store.call('x')).toBeNull();
     expect((await store.status()).active_calls).toBe(0);
   });
+
+  test('an incarnation never moves backwards: fewer restarts than recorded (a lagging cache) keep the calls and the record', async () => {
+    await store.syncPool(pool('p', { capacity: 2 }), [member('a', { incarnation: 'uid1:3' })]);
+    await allocate('x', ['p']);
+    expect(await store.syncPool(pool('p', { capacity: 2 }), [member('a', { incarnation: 'uid1:2' })])).toEqual([]);
+    expect(await store.podState('a')).toMatchObject({ incarnation: 'uid1:3', calls: ['x'] });
+    // The next real restart is still seen.
+    expect(await store.syncPool(pool('p', { capacity: 2 }), [member('a', { incarnation: 'uid1:4' })])).toEqual([{ callSid: 'x', pod: 'a', pool: 'p' }]);
+  });
 });
 
 describe('pool membership', () => {

@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { isTerminated, podFacts } from '../../../operator/pod-facts.js';
 
-const pod = (over: { ready?: boolean; restarts?: number[]; uid?: string; annotations?: Record<string, string>; deleting?: boolean; phase?: string } = {}): V1Pod => ({
+const pod = (over: { ready?: boolean; restarts?: number[]; uid?: string; annotations?: Record<string, string>; deleting?: boolean; phase?: string; containers?: string[] } = {}): V1Pod => ({
   metadata: {
     name: 'voice-agent-0',
     uid: over.uid ?? 'uid-1',
@@ -9,6 +9,7 @@ const pod = (over: { ready?: boolean; restarts?: number[]; uid?: string; annotat
     annotations: over.annotations,
     deletionTimestamp: over.deleting ? new Date() : undefined,
   },
+  spec: { containers: (over.containers ?? (over.restarts ?? [0]).map((_, i) => `c${i}`)).map((name) => ({ name })) },
   status: {
     phase: over.phase ?? 'Running',
     conditions: [{ type: 'Ready', status: over.ready === false ? 'False' : 'True' }],
@@ -31,8 +32,22 @@ describe('podFacts', () => {
     const base = podFacts(pod()).incarnation;
     expect(podFacts(pod({ ready: false })).incarnation).toBe(base);
     expect(podFacts(pod({ restarts: [1] })).incarnation).not.toBe(base);
-    expect(podFacts(pod({ restarts: [0, 2] })).incarnation).toBe('uid-1:2');
     expect(podFacts(pod({ uid: 'uid-2' })).incarnation).not.toBe(base);
+  });
+
+  test('only the agent container counts: by default the first container, so a sidecar restart keeps the calls', () => {
+    expect(podFacts(pod({ restarts: [0, 2] })).incarnation).toBe('uid-1:0');
+    expect(podFacts(pod({ restarts: [3, 2] })).incarnation).toBe('uid-1:3');
+  });
+
+  test('the agent container can be named by annotation, or by kubectl\'s default-container annotation', () => {
+    expect(podFacts(pod({ restarts: [0, 2], annotations: { 'smartrouter.io/agent-container': 'c1' } })).incarnation).toBe('uid-1:2');
+    expect(podFacts(pod({ restarts: [0, 2], annotations: { 'kubectl.kubernetes.io/default-container': 'c1' } })).incarnation).toBe('uid-1:2');
+    expect(podFacts(pod({ restarts: [1, 2], annotations: { 'smartrouter.io/agent-container': 'c0', 'kubectl.kubernetes.io/default-container': 'c1' } })).incarnation).toBe('uid-1:1');
+  });
+
+  test('an agent container that has not reported yet counts as not restarted', () => {
+    expect(podFacts(pod({ restarts: [4], annotations: { 'smartrouter.io/agent-container': 'agent' } })).incarnation).toBe('uid-1:0');
   });
 
   test('finished pods count as gone', () => {
