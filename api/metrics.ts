@@ -32,6 +32,11 @@ export class RouterMetrics {
     labelNames: ['pool', 'counter'] as const,
     registers: [this.registry],
   });
+  readonly stateLost = new Counter({
+    name: 'smart_router_routing_state_lost_total',
+    help: 'Times this replica found the routing state lost in Redis (flushed, or restarted without AOF) and rebuilt it: the leader in operator mode, every replica in standalone mode.',
+    registers: [this.registry],
+  });
   readonly allocationSeconds = new Histogram({
     name: 'smart_router_allocation_duration_seconds',
     help: 'Time to answer an allocation, from request parsed to response ready.',

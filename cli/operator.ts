@@ -15,6 +15,8 @@ import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { ReconcileLoop, RunAbandoned } from '../operator/reconcile-loop.js';
 import { beginLeaderTerm } from '../operator/leader-term.js';
 import { WorkloadAutoscaler } from '../operator/workload-autoscaler.js';
+import { LostStateGrace } from '../core/lost-state-grace.js';
+import { StateLossDetector } from '../lua/state-loss-detector.js';
 import { startEvictionGuard } from './eviction-guard.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
@@ -59,6 +61,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     metrics.watchUp.set({ resource: kind === 'Pod' ? 'pods' : 'voiceagentpools' }, up ? 1 : 0);
     if (up) loop?.enqueue(); // calls kept while it was down are judged again
   });
+  const grace = new LostStateGrace(config.lostStateGraceSeconds * 1000);
   const isLeader = () => elector?.isLeader() ?? false;
   const autoscaler = new WorkloadAutoscaler(
     { clients, informers, store: runtime.store, events, metrics, logger: log.child({ component: 'autoscaler' }), isLeader, onScalingChange: () => loop?.enqueue() },
@@ -66,7 +69,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   );
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool) },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
@@ -112,6 +115,21 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
     onFailed: resignIfFenced,
   });
+  // The leader notices a loss of the routing state within a check interval and rebuilds at once.
+  const stateCheck = new StateLossDetector(runtime.store, installation.id, config.stateCheckIntervalMs, async () => {
+    runtime.metrics.stateLost.inc();
+    const held = grace.stateLost(Date.now());
+    reconciler.reset();
+    reconcileLoop.enqueue();
+    const heldNote = held.length
+      ? ` ${held.length} pod(s) that held calls before the loss take no new call for ${config.lostStateGraceSeconds} s (their agents may still be streaming): ${held.slice(0, 10).join(', ')}${held.length > 10 ? ', ...' : ''}.`
+      : '';
+    log.warn('routing state lost in Redis: rebuilding from the cluster', { held_pods: held.length, held_for_seconds: config.lostStateGraceSeconds });
+    for (const pool of informers.pools.list(namespace)) {
+      const message = `Redis lost the routing state (flushed, or restarted without AOF): rebuilt from the cluster; calls in flight at the loss are no longer known to routing.${heldNote}`;
+      void events.record({ kind: 'VoiceAgentPool', name: pool.metadata!.name!, uid: pool.metadata?.uid }, 'Warning', 'RoutingStateLost', message);
+    }
+  }, log.child({ component: 'state-check' }));
   // Counts terms of leadership on this replica, so a term begun after its leadership ended starts nothing.
   let terms = 0;
 
@@ -133,12 +151,13 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
           reconcileLoop.start();
           autoscaleLoop?.start();
           reaper.start();
+          stateCheck.start();
         });
       },
       onStoppedLeading: async () => {
         terms++;
         metrics.leader.set(0);
-        await Promise.all([reconcileLoop.stop(), autoscaleLoop?.stop(), reaper.stop(), reconciler.stop()]);
+        await Promise.all([reconcileLoop.stop(), autoscaleLoop?.stop(), reaper.stop(), reconciler.stop(), stateCheck.stop()]);
       },
     },
     log.child({ component: 'leader-election' }),

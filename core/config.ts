@@ -55,6 +55,10 @@ export interface Config {
   };
   /** How often expired (zombie) calls are reaped. */
   reapIntervalMs: number;
+  /** How often the routing state is checked for a loss (a flush, a restart without AOF). */
+  stateCheckIntervalMs: number;
+  /** After a loss, how long pods that held calls before it take no new ones (their agents may still be streaming). */
+  lostStateGraceSeconds: number;
   /** How long SIGTERM waits for in-flight requests. */
   shutdownTimeoutMs: number;
   standalone: { configFile?: string };
@@ -358,6 +362,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     trustProxy: parseTrustProxy(env.TRUST_PROXY || 'loopback'),
     http: httpSettings(env),
     reapIntervalMs: int('REAP_INTERVAL_SECONDS', env.REAP_INTERVAL_SECONDS, 30, 1, 3600) * 1000,
+    stateCheckIntervalMs: int('STATE_CHECK_INTERVAL_MS', env.STATE_CHECK_INTERVAL_MS, 500, 50, 60000),
+    lostStateGraceSeconds: int('LOST_STATE_GRACE_SECONDS', env.LOST_STATE_GRACE_SECONDS, 300, 0, 86400),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_SECONDS', env.SHUTDOWN_TIMEOUT_SECONDS, 20, 0, 3600) * 1000,
     standalone: { configFile },
     operator,

@@ -1,6 +1,7 @@
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
+import type { LostStateGrace } from '../core/lost-state-grace.js';
 import { apiServerEvidence } from './call-endings.js';
 import type { EventRecorder } from './events.js';
 import { readFleetView, type FleetView } from './fleet-view.js';
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
   requeue?(delayMs: number): void;
   /** The built-in autoscaler's last decision for a pool, shown in its status. */
   scalingOf?(pool: string): PoolObservation['scaling'];
+  /** Pods busy before a loss of routing state, held out for a while. */
+  grace?: LostStateGrace;
 }
 
 interface ApiWriteJob {
@@ -78,7 +81,7 @@ export class FleetReconciler {
     this.retryMaxMs = options.writeRetryMaxMs ?? 30_000;
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     const evidence = apiServerEvidence(deps.clients.core, options.namespace, () => deps.informers.watchesUp());
-    this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs }, evidence);
+    this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs, grace: deps.grace }, evidence);
     this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
     this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf });
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));

@@ -6,10 +6,25 @@ import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToE
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
 import { routingDelta } from './routing-delta.js';
+import type { LostStateGrace } from '../core/lost-state-grace.js';
+import type { PodFacts } from '../core/pool-types.js';
+
+/** Held pods are written as draining: they keep serving the calls they may still stream, and take none. */
+function holdOut(facts: Map<string, PodFacts>, held: ReadonlySet<string>): Map<string, PodFacts> {
+  if (!held.size) return facts;
+  const out = new Map(facts);
+  for (const pod of held) {
+    const f = out.get(pod);
+    if (f) out.set(pod, { ...f, drainRequested: true });
+  }
+  return out;
+}
 
 export interface RoutingSyncOptions {
   /** Rewrite all routing state in Redis at least this often, changed or not. */
   fullResyncMs: number;
+  /** Pods busy before a loss of the routing state, held out of allocation for a while (see core/lost-state-grace.ts). */
+  grace?: LostStateGrace;
 }
 
 /**
@@ -57,7 +72,7 @@ export class RoutingSync {
     const { store, logger } = this;
     const { pools, poolObjects, plan, routing } = view;
     // Incarnations as the API server confirms them: the cache alone never ends a call.
-    const facts = await confirmIncarnations(view.facts, routing, this.evidence, logger);
+    const confirmed = await confirmIncarnations(view.facts, routing, this.evidence, logger);
     const snapshot = await store.poolsSnapshot();
     const now = Date.now();
     // Drift shows as a pools version we did not leave, or a pool we wrote that Redis no longer has.
@@ -67,6 +82,11 @@ export class RoutingSync {
     if (drifted) {
       logger.warn('routing state in Redis changed behind the operator (flushed or rewritten): rebuilding it', { expected_version: this.routingVersion, found_version: snapshot.version, pools_lost: lost });
     }
+    const grace = this.options.grace;
+    // The pools version gone after we wrote one: Redis lost its state (the state check usually tells first).
+    if (grace && this.routingVersion !== undefined && snapshot.version === '0') grace.stateLost(now);
+    grace?.remember(new Map([...routing].map(([pod, r]) => [pod, r.calls])));
+    const facts = holdOut(confirmed, grace?.heldPods(now) ?? new Set());
     const fullResync = drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs;
     if (fullResync) {
       this.forget();

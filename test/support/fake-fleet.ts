@@ -6,6 +6,7 @@
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { RouterMetrics } from '../../api/metrics.js';
 import { silentLogger } from '../../core/logger.js';
+import type { LostStateGrace } from '../../core/lost-state-grace.js';
 import type { PoolSpec } from '../../core/pool-types.js';
 import { EventRecorder } from '../../operator/events.js';
 import { FleetReconciler } from '../../operator/fleet-reconciler.js';
@@ -60,6 +61,13 @@ export class FakeFleet {
   /** Pods whose patches hang until {@link releaseHungPatches} (an API server that does not answer). */
   readonly hangPodPatches = new Set<string>();
   private hung: (() => void)[] = [];
+  /**
+   * Where the API server is ahead of the caches: what a live GET returns for
+   * these pods (null: not found), instead of what the cache holds.
+   */
+  readonly apiServerAhead = new Map<string, V1Pod | null>();
+  /** False: a watch is down (the caches may miss changes). */
+  watchesUp = true;
   private version = 1;
 
   private nextVersion(): string {
@@ -112,6 +120,7 @@ export class FakeFleet {
       pods: cache(this.pods),
       pools: cache(this.pools),
       synced: () => true,
+      watchesUp: () => this.watchesUp,
       start: async () => undefined,
       stop: async () => undefined,
     } as unknown as FleetInformers;
@@ -119,6 +128,11 @@ export class FakeFleet {
 
   clients(): KubeClients {
     const core = {
+      readNamespacedPod: async ({ name }: { name: string }) => {
+        const pod = this.apiServerAhead.has(name) ? this.apiServerAhead.get(name) : this.pods.get(name);
+        if (!pod) throw new FakeApiError(404, `pods "${name}" not found`);
+        return structuredClone(pod);
+      },
       patchNamespacedPod: async ({ name, body }: { name: string; body: { metadata: PodPatch } }) => {
         const pod = this.pods.get(name);
         if (!pod) throw new FakeApiError(404, `pods "${name}" not found`);
@@ -177,14 +191,14 @@ export interface ReconcilerHarness {
 }
 
 /** A reconciler over the fake fleet and a real routing store, leading. */
-export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number } = {}): ReconcilerHarness {
+export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; grace?: LostStateGrace } = {}): ReconcilerHarness {
   const clients = fleet.clients();
   const logger = silentLogger();
   const metrics = new RouterMetrics(store);
   const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger);
   const requeues: number[] = [];
   const reconciler = new FleetReconciler(
-    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms) },
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace },
     // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
     { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );

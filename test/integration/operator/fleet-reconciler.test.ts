@@ -1,6 +1,7 @@
 // The reconciler's steps against a real Redis, with the pods and pools of an
 // in-memory fleet in place of the informer caches: plan, routing in Redis,
 // labels, status and Events, each checked where it lands.
+import { LostStateGrace } from '../../../core/lost-state-grace.js';
 import { POOL_LABEL } from '../../../core/pool-types.js';
 import type { RoutingStore } from '../../../lua/routing-store.js';
 import { FakeFleet, fakeFleetReconciler } from '../../support/fake-fleet.js';
@@ -202,5 +203,105 @@ describe('call annotations', () => {
     await run();
     expect(annotations('spare')).toEqual({ 'controller.kubernetes.io/pod-deletion-cost': '-5' });
     expect(fleet.podPatches.filter((p) => p.pod === 'spare')).toEqual([]);
+  });
+});
+
+describe('ending calls rests on evidence, not on the cache', () => {
+  /** The agent container restarted `n` times, as a kubelet would report it. */
+  const restarts = (n: number) => (p: import('@kubernetes/client-node').V1Pod) => {
+    p.spec = { containers: [{ name: 'agent' }, { name: 'proxy' }] };
+    p.status!.containerStatuses = [
+      { name: 'agent', restartCount: n, ready: true, image: 'a', imageID: 'a' },
+      { name: 'proxy', restartCount: 0, ready: true, image: 'p', imageID: 'p' },
+    ];
+  };
+
+  async function oneBusyPod(): Promise<ReturnType<typeof fakeFleetReconciler>> {
+    fleet.addPool('std', { replicas: 1 });
+    fleet.addPod('a');
+    fleet.updatePod('a', restarts(0));
+    const harness = fakeFleetReconciler(fleet, store, { fullResyncMs: 0 });
+    await harness.reconciler.reconcile();
+    expect(await allocate('x', ['std'])).toMatchObject({ kind: 'allocated', pod: 'a' });
+    return harness;
+  }
+
+  test('a pod missing from a cache that lags the API server keeps its calls', async () => {
+    const { reconciler } = await oneBusyPod();
+    fleet.apiServerAhead.set('a', structuredClone(fleet.pods.get('a')!));
+    fleet.deletePod('a');
+    await reconciler.reconcile();
+    expect(await store.podState('a')).toMatchObject({ calls: ['x'] });
+    // Once the API server agrees, the calls end.
+    fleet.apiServerAhead.delete('a');
+    await reconciler.reconcile();
+    expect(await store.call('x')).toBeNull();
+  });
+
+  test('while a watch is down, a pod that looks gone keeps its calls; they end once it is back', async () => {
+    const { reconciler } = await oneBusyPod();
+    fleet.watchesUp = false;
+    fleet.deletePod('a');
+    await reconciler.reconcile();
+    expect(await store.podState('a')).toMatchObject({ calls: ['x'] });
+    fleet.watchesUp = true;
+    await reconciler.reconcile();
+    expect(await store.call('x')).toBeNull();
+  });
+
+  test('a restart the cache shows but the API server does not is not believed; a confirmed one ends the calls', async () => {
+    const { reconciler } = await oneBusyPod();
+    fleet.apiServerAhead.set('a', structuredClone(fleet.pods.get('a')!));
+    fleet.updatePod('a', restarts(1));
+    await reconciler.reconcile();
+    expect(await store.podState('a')).toMatchObject({ incarnation: 'a-uid:0', calls: ['x'] });
+    fleet.apiServerAhead.delete('a');
+    await reconciler.reconcile();
+    expect(await store.call('x')).toBeNull();
+    expect(await store.endedCall('x')).toMatchObject({ reason: 'pod_restarted' });
+  });
+
+  test('a new leader whose cache lags routing never moves the incarnation back nor ends the calls', async () => {
+    const { reconciler } = await oneBusyPod();
+    fleet.updatePod('a', restarts(2));
+    await reconciler.reconcile(); // the restart, confirmed: nothing to end yet besides x
+    expect(await allocate('y', ['std'])).toMatchObject({ kind: 'allocated', pod: 'a' });
+    // The next leader's cache still shows one restart fewer, and so does (for a moment) the API server it reads.
+    fleet.updatePod('a', restarts(1));
+    const next = fakeFleetReconciler(fleet, store, { fullResyncMs: 0 });
+    await next.reconciler.reconcile();
+    expect(await store.podState('a')).toMatchObject({ incarnation: 'a-uid:2', calls: ['y'] });
+  });
+
+  test('a sidecar restart keeps the calls', async () => {
+    const { reconciler } = await oneBusyPod();
+    fleet.updatePod('a', (p) => (p.status!.containerStatuses![1]!.restartCount = 3));
+    await reconciler.reconcile();
+    expect(await store.podState('a')).toMatchObject({ incarnation: 'a-uid:0', calls: ['x'] });
+  });
+});
+
+describe('after Redis lost the routing state', () => {
+  test('the pods that held calls before the loss are rebuilt as draining for the grace period; the others serve at once', async () => {
+    fleet.addPool('std', { replicas: 3 });
+    for (const name of ['a', 'b', 'c']) fleet.addPod(name);
+    const grace = new LostStateGrace(600_000);
+    const { reconciler } = fakeFleetReconciler(fleet, store, { grace });
+    await reconciler.reconcile();
+    const first = await allocate('x', ['std']);
+    const busy = first.kind === 'allocated' ? first.pod : '';
+    await reconciler.reconcile(); // reads the call
+    // What FLUSHALL does to this installation.
+    await redis.del(...(await redis.keys(`${store.keys.base}*`)));
+    await reconciler.reconcile();
+    expect(await store.podState(busy)).toMatchObject({ draining: true, calls: [] });
+    const taken = new Set<string>();
+    for (const sid of ['y', 'z']) {
+      const r = await allocate(sid, ['std']);
+      if (r.kind === 'allocated') taken.add(r.pod);
+    }
+    expect(taken.size).toBe(2);
+    expect(taken.has(busy)).toBe(false);
+    expect((await allocate('w', ['std'])).kind).toBe('none');
   });
 });

@@ -1,0 +1,59 @@
+import type { Logger } from '../core/logger.js';
+import type { RoutingStore } from './routing-store.js';
+
+/**
+ * Notices at once that Redis lost the routing state (a FLUSHALL, a restart
+ * without AOF, an eviction of keys), instead of waiting for a resync: the
+ * owner record every replica claims at start ({p}:owner) is the canary, and
+ * one EXISTS every `intervalMs` is all it costs. On a loss it re-claims the
+ * prefix and calls `onLost`, which rebuilds; runs on the leader in operator
+ * mode and on every replica in standalone mode.
+ */
+export class StateLossDetector {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: RoutingStore,
+    private readonly installation: string,
+    private readonly intervalMs: number,
+    private readonly onLost: () => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** One check: true when the state was lost (and `onLost` ran). */
+  async checkOnce(): Promise<boolean> {
+    if ((await this.store.redis.exists(this.store.keys.owner)) === 1) return false;
+    const claim = await this.store.claimOwner(this.installation);
+    if (claim.outcome === 'foreign') {
+      // Another installation took the prefix while it was empty: touching it would end its calls.
+      this.logger.error('routing state lost, and another installation claimed the key prefix meanwhile: not rebuilding', { owner: claim.owner, installation: this.installation });
+      return false;
+    }
+    this.logger.warn('routing state lost in Redis (flushed, or restarted without AOF): rebuilding now', { owner_key: this.store.keys.owner });
+    await this.onLost();
+    return true;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.running = this.checkOnce()
+        .then(() => undefined)
+        .catch((err: Error) => {
+          this.logger.warn('routing state check failed; will retry', { error: err.message });
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
