@@ -28,10 +28,11 @@ case "$action" in
     ;;
   restart)
     statuses=""
+    # The list is replaced as a whole (it has no merge key): containers not restarted keep their count.
     while read -r name count; do
       [ -n "$name" ] || continue
-      [ -z "$only" ] || [ "$name" = "$only" ] || continue
-      statuses+="{\"name\":\"$name\",\"restartCount\":$((count + 1))},"
+      if [ -z "$only" ] || [ "$name" = "$only" ]; then count=$((count + 1)); fi
+      statuses+="{\"name\":\"$name\",\"restartCount\":$count},"
     done < <(containers)
     [ -n "$statuses" ] || { echo "pod $pod has no container statuses yet" >&2; exit 1; }
     kubectl patch pod "$pod" --subresource=status --type=strategic -p "{\"status\":{\"containerStatuses\":[${statuses%,}]}}" >/dev/null
