@@ -17,7 +17,9 @@ export interface RequestTimeouts {
   headersMs: number;
 }
 
-export const DEFAULT_REQUEST_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, headersMs: 5_000 };
+// Generous enough for a client on a starved machine (a connection is timed
+// from its accept), short enough that a trickling client cannot hold one long.
+export const DEFAULT_REQUEST_TIMEOUTS: RequestTimeouts = { requestMs: 30_000, headersMs: 20_000 };
 
 export function listen(app: Express, host: string, port: number, logger: Logger, timeouts: RequestTimeouts = DEFAULT_REQUEST_TIMEOUTS): Promise<RunningServer> {
   return new Promise((resolve, reject) => {

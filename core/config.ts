@@ -244,8 +244,8 @@ function installationIdFrom(raw: string | undefined): string | undefined {
 }
 
 function httpSettings(env: Source): Config['http'] {
-  const requestTimeoutMs = int('HTTP_REQUEST_TIMEOUT_SECONDS', env.HTTP_REQUEST_TIMEOUT_SECONDS, 10, 1, 600) * 1000;
-  const headersTimeoutMs = int('HTTP_HEADERS_TIMEOUT_SECONDS', env.HTTP_HEADERS_TIMEOUT_SECONDS, 5, 1, 600) * 1000;
+  const requestTimeoutMs = int('HTTP_REQUEST_TIMEOUT_SECONDS', env.HTTP_REQUEST_TIMEOUT_SECONDS, 30, 1, 600) * 1000;
+  const headersTimeoutMs = int('HTTP_HEADERS_TIMEOUT_SECONDS', env.HTTP_HEADERS_TIMEOUT_SECONDS, 20, 1, 600) * 1000;
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS');
   return {
     requestTimeoutMs,

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(config.keyPrefix).toBeUndefined();
     expect(config.installationId).toBeUndefined();
     expect(config.trustProxy).toEqual(['loopback']);
-    expect(config.http).toEqual({ requestTimeoutMs: 10_000, headersTimeoutMs: 5_000, readCacheMs: 1000, adminRateLimit: { perSecond: 10, burst: 50 } });
+    expect(config.http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 20_000, readCacheMs: 1000, adminRateLimit: { perSecond: 10, burst: 50 } });
     expect(config.telephony).toMatchObject({ publicUrl: undefined, plivoNonceTtlSeconds: 900 });
   });
 
@@ -71,7 +71,7 @@ describe('loadConfig', () => {
     [['operator'], { TRUST_PROXY: '11' }, 'TRUST_PROXY must be between 0 and 10, got 11'],
     [['operator'], { PUBLIC_URL: 'router.example.com' }, 'PUBLIC_URL must be an absolute http(s) URL such as https://router.example.com, got "router.example.com"'],
     [['operator'], { PUBLIC_URL: 'https://router.example.com/?a=1' }, 'PUBLIC_URL must be an http(s) base URL without credentials, query or fragment, got "https://router.example.com/?a=1"'],
-    [['operator'], { HTTP_HEADERS_TIMEOUT_SECONDS: '20', HTTP_REQUEST_TIMEOUT_SECONDS: '10' }, 'HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS'],
+    [['operator'], { HTTP_HEADERS_TIMEOUT_SECONDS: '40', HTTP_REQUEST_TIMEOUT_SECONDS: '30' }, 'HTTP_HEADERS_TIMEOUT_SECONDS must not exceed HTTP_REQUEST_TIMEOUT_SECONDS'],
     [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}' }, 'WS_URL_TEMPLATE has {token}: set WS_TOKEN_SECRET, the secret the voice agents verify it with'],
     [['operator'], { WS_TOKEN_SECRET: 'x'.repeat(32) }, 'WS_TOKEN_SECRET is set but WS_URL_TEMPLATE has no {token}: the agents would get no token to verify'],
     [['operator'], { WS_URL_TEMPLATE: 'wss://h/{pod}?t={token}', WS_TOKEN_SECRET: 'short' }, 'WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)'],
