@@ -10,7 +10,14 @@ export function probeRoutes(store: RoutingStore, metrics: RouterMetrics, readine
     res.type('text/plain').send('healthy');
   };
 
-  // Ready only while Redis answers: a replica that cannot allocate should get no traffic.
+  /**
+   * Ready whenever this process serves HTTP, Redis or not. When Redis is
+   * down, every replica is down with it: failing readiness would empty the
+   * Service, and providers would get a proxy's 502 (Twilio and Plivo then
+   * play their own error) instead of a fast 503 with Retry-After or the
+   * spoken fallback markup each replica still answers within the command
+   * timeout. The body says whether Redis answers, for people.
+   */
   const ready: import('express').RequestHandler = async (_req, res) => {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -22,7 +29,7 @@ export function probeRoutes(store: RoutingStore, metrics: RouterMetrics, readine
       ]);
       res.type('text/plain').send('ready');
     } catch (err) {
-      res.status(503).json({ success: false, error: `redis unreachable: ${(err as Error).message}` });
+      res.type('text/plain').send(`ready; redis unreachable (${(err as Error).message}): allocations answer 503 with Retry-After`);
     } finally {
       clearTimeout(timer);
     }

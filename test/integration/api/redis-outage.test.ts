@@ -38,7 +38,7 @@ async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean)
   throw new Error(`condition not met; last value ${JSON.stringify(last)}`);
 }
 
-test('while Redis is down, allocate and release answer 503 and readiness fails; both recover by themselves', async () => {
+test('while Redis is down, allocate and release answer 503 and the replica stays ready to answer them; all recovers by itself', async () => {
   const before = await http.post('/api/v1/allocate', { call_sid: 'before' });
   expect(before.status).toBe(200);
 
@@ -49,9 +49,10 @@ test('while Redis is down, allocate and release answer 503 and readiness fails; 
   expect(down.headers.get('retry-after')).toBe('1');
   expect((await http.post('/api/v1/release', { call_sid: 'before' })).status).toBe(503);
   expect((await http.get('/api/v1/status')).status).toBe(503);
+  // Still ready: a Service with no endpoints would hand providers a proxy's 502 instead of this 503.
   const ready = await http.get('/ready');
-  expect(ready.status).toBe(503);
-  expect(ready.body.error).toMatch(/^redis unreachable/);
+  expect(ready.status).toBe(200);
+  expect(ready.text).toMatch(/^ready; redis unreachable \(.+\): allocations answer 503 with Retry-After$/);
   expect((await http.get('/health')).text).toBe('healthy');
   const metrics = (await http.get('/metrics')).text;
   expect(metrics).toMatch(/smart_router_redis_up 0/);
@@ -59,7 +60,7 @@ test('while Redis is down, allocate and release answer 503 and readiness fails; 
   expect(metrics).toMatch(/smart_router_allocations_total\{tier="standard",pool="",result="error"\} [1-9]/);
 
   await server.start();
-  await eventually(() => http.get('/ready'), (r) => r.status === 200);
+  await eventually(() => http.get('/ready'), (r) => r.text === 'ready');
   // AOF: the call allocated before the outage survived the restart.
   const again = await http.post('/api/v1/allocate', { call_sid: 'before' });
   expect(again.body).toMatchObject({ success: true, was_existing: true, pod_name: before.body.pod_name });
@@ -72,15 +73,20 @@ test('a Redis that hangs makes requests answer 503 within the command timeout, n
   // client's 500 ms command timeout is what bounds the request.
   server.pause();
   let res;
+  let ready;
   try {
     res = await http.post('/api/v1/allocate', { call_sid: 'hung' });
+    ready = await http.get('/ready');
   } finally {
     server.resume();
   }
+  expect(ready.status).toBe(200);
+  expect(ready.text).toMatch(/^ready; redis unreachable/);
   expect(res.status).toBe(503);
   expect(res.body).toEqual({ success: false, error: 'routing store unavailable' });
-  await eventually(() => http.get('/ready'), (r) => r.status === 200);
-  // The timed-out request may or may not have reached Redis; either way a retry is consistent.
+  await eventually(() => http.get('/ready'), (r) => r.text === 'ready');
+  // The timed-out attempt took nothing when Redis got to it (its deadline had passed, and its abandon followed it).
+  expect((await http.get('/api/v1/status')).body.active_calls).toBe(0);
   const retry = await http.post('/api/v1/allocate', { call_sid: 'hung' });
   expect(retry.status).toBe(200);
   expect((await http.get('/api/v1/status')).body.active_calls).toBe(1);
