@@ -25,7 +25,7 @@ beforeEach(async () => {
   await connectRedis(redis, 5000);
   const router = routerApp(new RoutingStore(redis, 'metrics'), {
     requestTimeoutMs: 10_000,
-    telephony: { verifySignatures: false, failureMessage: 'busy' },
+    telephony: { verifySignatures: false, failureMessage: 'busy', plivoNonceTtlSeconds: 600 },
   });
   // The operator's metrics share the router's registry in operator mode.
   new OperatorMetrics(router.metrics.registry);
