@@ -22,6 +22,8 @@ export interface AllocateCallRequest {
    * its deadline is this plus the request timeout. Defaults to now.
    */
   arrivedAt?: number;
+  /** True once the client closed its connection: nothing is allocated for a request nobody waits for. */
+  clientGone?: () => boolean;
 }
 
 export interface Allocation {
@@ -171,6 +173,7 @@ export class CallRouter {
     const token = `${this.tokenPrefix}.${(this.attempts = (this.attempts + 1) % Number.MAX_SAFE_INTEGER)}`;
     const deadlineRedisMs = await fromStore(() => beforeDeadline(this.clock.toRedisMs(deadline), deadline, () => new Error('Redis clock not measured in time')));
     if (performance.now() >= deadline) throw new DeadlineExceededError();
+    if (request.clientGone?.()) throw new DeadlineExceededError('the client closed the connection before it was served');
     const sent = this.store.allocate(request.callSid, route, version, request.merchantId ?? '', { deadlineRedisMs, token });
     try {
       return await beforeDeadline(sent, deadline, () => new Error(`no answer from Redis within ${this.timeoutMs} ms`));

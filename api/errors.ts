@@ -45,8 +45,8 @@ export class StoreUnavailableError extends Error {
  */
 export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
-  constructor() {
-    super('request deadline exceeded before it was served');
+  constructor(message = 'request deadline exceeded before it was served') {
+    super(message);
   }
 }
 

@@ -10,10 +10,11 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
  * fresh. A timer ticking every `intervalMs` marks the last moment the loop
  * was known to run; a request first seen now arrived, at the earliest, one
  * interval after that. When a tick comes late by more than `stallMs`, the
- * requests read during the next `backlogMs` (the backlog: libuv may run the
- * timers before it reads the sockets, reads new connections one iteration
- * after accepting them, and a busy loop takes a while to get through all)
- * are dated from the stall's start too.
+ * requests read until the backlog is worked off (libuv may run the timers
+ * before it reads the sockets, reads new connections one iteration after
+ * accepting them, and a busy loop takes a while to get through all) are
+ * dated from the stall's start too. The backlog is over at the first tick
+ * that saw no new request since the previous one, or after `backlogMs`.
  * Deadlines counted from that estimate expire for requests whose clients
  * gave up during the stall, so the router does not allocate for them after
  * the fact. Fresh requests in those few ticks pay with a stricter deadline.
@@ -22,13 +23,14 @@ export class EventLoopWatch {
   private lastTick = performance.now();
   private stalledSince: number | undefined;
   private stallEndedAt = 0;
+  private requestsSinceTick = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(
     private readonly intervalMs = 10,
     private readonly stallMs = 100,
-    private readonly backlogMs = 250,
+    private readonly backlogMs = 2000,
   ) {}
 
   start(): this {
@@ -39,9 +41,10 @@ export class EventLoopWatch {
       if (now - this.lastTick > this.stallMs) {
         this.stalledSince = this.lastTick;
         this.stallEndedAt = now;
-      } else if (this.stalledSince !== undefined && now - this.stallEndedAt > this.backlogMs) {
+      } else if (this.stalledSince !== undefined && (this.requestsSinceTick === 0 || now - this.stallEndedAt > this.backlogMs)) {
         this.stalledSince = undefined;
       }
+      this.requestsSinceTick = 0;
       this.lastTick = now;
     }, this.intervalMs).unref();
     this.delay.enable();
@@ -56,6 +59,7 @@ export class EventLoopWatch {
 
   /** The earliest a request first seen `now` may have arrived (monotonic ms). */
   arrivalOf(now = performance.now()): number {
+    this.requestsSinceTick++;
     return Math.min(now, this.lastTick + this.intervalMs, this.stalledSince ?? Infinity);
   }
 

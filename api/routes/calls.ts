@@ -18,6 +18,9 @@ export function merchantOf(body: { merchant_id?: string; reseller_id?: string })
   return body.merchant_id ?? body.reseller_id;
 }
 
+/** The client closed its connection (or its side of it): it no longer waits for this answer. */
+export const clientGone = (req: { socket: { destroyed: boolean; readableEnded: boolean } }): boolean => req.socket.destroyed || req.socket.readableEnded;
+
 export const poolRef = (pool: string) => `pool:${pool}`;
 
 export function callRoutes(router: CallRouter): Router {
@@ -25,7 +28,7 @@ export function callRoutes(router: CallRouter): Router {
 
   routes.post('/allocate', async (req, res) => {
     const body = validateBody<AllocateBody>('AllocateRequest', req.body);
-    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined });
+    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req) });
     if (!allocation) throw new HttpError(503, { success: false, error: 'no pods available' });
     // Field order as the reference system writes it.
     res.json({

@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.js';
 import type { Allocation, CallRouter } from '../call-router.js';
 import { CallEndedError, DeadlineExceededError, StoreUnavailableError } from '../errors.js';
-import { merchantOf } from '../routes/calls.js';
+import { clientGone, merchantOf } from '../routes/calls.js';
 import { validateBody } from '../validation.js';
 import { isTerminalStatus, statusLabel, type Provider } from './call-status.js';
 import { plivoHangup, plivoSpeakHangup, plivoStream, twimlConnectStream, twimlHangup, twimlSayHangup } from './markup.js';
@@ -82,7 +82,7 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
       return { ok: false, refusal: { status: 400, error: (err as Error).message } };
     }
     try {
-      const allocation = await router.allocate({ callSid: sid, ...route, provider, arrivedAt: req.res?.locals.arrivedAt as number | undefined });
+      const allocation = await router.allocate({ callSid: sid, ...route, provider, arrivedAt: req.res?.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req) });
       return allocation ? { ok: true, allocation } : { ok: false, refusal: { status: 503, error: 'no pods available' } };
     } catch (err) {
       if (err instanceof CallEndedError) return { ok: false, refusal: { status: 409, error: 'call_ended', reason: err.reason } };
