@@ -70,6 +70,7 @@ export function buildApp(deps: AppDeps): Express {
   const loopWatch = deps.loopWatch ?? new EventLoopWatch().start();
   app.use((_req, res, next) => {
     res.locals.arrivedAt = loopWatch.arrivalOf();
+    res.locals.afterStall = loopWatch.recentlyStalled();
     next();
   });
 

@@ -8,7 +8,8 @@ import { traced } from '../core/tracing.js';
 import { buildWsUrl } from '../core/ws-url.js';
 import { RedisClock } from '../lua/redis-clock.js';
 import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
-import { CallEndedError, DeadlineExceededError, StoreUnavailableError } from './errors.js';
+import { CallEndedError, DeadlineExceededError, OverloadedError, StoreUnavailableError } from './errors.js';
+import type { OverloadGuard } from './overload-guard.js';
 import type { RouterMetrics } from './metrics.js';
 
 export interface AllocateCallRequest {
@@ -24,6 +25,11 @@ export interface AllocateCallRequest {
   arrivedAt?: number;
   /** True once the client closed its connection: nothing is allocated for a request nobody waits for. */
   clientGone?: () => boolean;
+  /**
+   * The request was read shortly after an event-loop stall, maybe from its
+   * backlog: its client may have left, with the close not read yet.
+   */
+  afterStall?: boolean;
 }
 
 export interface Allocation {
@@ -52,6 +58,8 @@ export interface CallRouterOptions {
   /** Signs the `{token}` of ws_url (WS_TOKEN_SECRET); tokens are valid for wsTokenTtlSeconds. */
   wsTokenSecret?: string;
   wsTokenTtlSeconds?: number;
+  /** Sheds new allocations when this process cannot keep up; none: never shed. */
+  overload?: OverloadGuard;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -132,12 +140,19 @@ export class CallRouter {
 
   /**
    * Returns the call's pod, or null when no pool in its route has a free slot.
-   * Throws CallEndedError when the call already ended (nothing is taken), and
+   * Throws CallEndedError when the call already ended (nothing is taken),
+   * OverloadedError when this router sheds it (before any work), and
    * StoreUnavailableError or DeadlineExceededError when it could not be
    * answered within the request timeout: then Redis holds nothing for it.
    */
   async allocate(request: AllocateCallRequest): Promise<Allocation | null> {
     const tier = request.tier ?? this.options.defaultTier;
+    const guard = this.options.overload;
+    const shed = guard?.enter() ?? null;
+    if (shed) {
+      this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'overloaded' });
+      throw new OverloadedError(shed);
+    }
     return traced('allocate', { 'smart_router.call_sid': request.callSid, 'smart_router.tier': tier }, async (span) => {
       try {
         const allocation = await this.allocateBeforeDeadline(request, (request.arrivedAt ?? performance.now()) + this.timeoutMs);
@@ -154,6 +169,8 @@ export class CallRouter {
         }
         span?.setAttribute('smart_router.result', err instanceof CallEndedError ? 'call_ended' : 'error');
         throw err;
+      } finally {
+        guard?.leave();
       }
     });
   }
@@ -173,23 +190,39 @@ export class CallRouter {
     const token = `${this.tokenPrefix}.${(this.attempts = (this.attempts + 1) % Number.MAX_SAFE_INTEGER)}`;
     const deadlineRedisMs = await fromStore(() => beforeDeadline(this.clock.toRedisMs(deadline), deadline, () => new Error('Redis clock not measured in time')));
     if (performance.now() >= deadline) throw new DeadlineExceededError();
+    if (request.afterStall && request.clientGone) {
+      // libuv reads a socket's end one loop iteration after its data: give
+      // it two, so a close that came with the request is seen before Redis is.
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    }
     if (request.clientGone?.()) throw new DeadlineExceededError('the client closed the connection before it was served');
     const sent = this.store.allocate(request.callSid, route, version, request.merchantId ?? '', { deadlineRedisMs, token });
+    let outcome: AllocateOutcome;
     try {
-      return await beforeDeadline(sent, deadline, () => new Error(`no answer from Redis within ${this.timeoutMs} ms`));
+      outcome = await beforeDeadline(sent, deadline, () => new Error(`no answer from Redis within ${this.timeoutMs} ms`));
     } catch (err) {
       // Sent after the allocate on the same connection, Redis runs it after:
       // it frees the slot if the allocate took one. Nothing to send when the
       // connection is gone: what was not run by then runs past its deadline.
-      if (this.store.redis.status === 'ready') {
-        this.store
-          .abandon(request.callSid, token)
-          .then((freed) => {
-            if (freed) this.logger.info('abandoned allocation undone', { call_sid: request.callSid });
-          })
-          .catch((e: Error) => this.logger.warn('could not undo an abandoned allocation; its deadline keeps Redis from running it late', { call_sid: request.callSid, error: e.message }));
-      }
+      if (this.store.redis.status === 'ready') void this.undo(request.callSid, token);
       throw new StoreUnavailableError(err);
+    }
+    // A client that left while Redis worked (or before the router read its
+    // request: under load a request can wait in the socket's buffer, and its
+    // close is read by now) would never learn of the slot: give it back.
+    if (outcome.kind === 'allocated' && request.clientGone?.()) {
+      await this.undo(request.callSid, token);
+      throw new DeadlineExceededError('the client closed the connection before it was answered; its allocation was undone');
+    }
+    return outcome;
+  }
+
+  /** Frees what allocation attempt `token` took, if anything; never throws. */
+  private async undo(callSid: string, token: string): Promise<void> {
+    try {
+      if (await this.store.abandon(callSid, token)) this.logger.info('abandoned allocation undone', { call_sid: callSid });
+    } catch (e) {
+      this.logger.warn('could not undo an abandoned allocation; its deadline keeps Redis from running it late', { call_sid: callSid, error: (e as Error).message });
     }
   }
 

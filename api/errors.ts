@@ -50,6 +50,14 @@ export class DeadlineExceededError extends Error {
   }
 }
 
+/** The router sheds new allocations: it cannot keep up. Retry at once, preferably elsewhere. */
+export class OverloadedError extends Error {
+  override name = 'OverloadedError';
+  constructor(readonly reason: string) {
+    super(`overloaded (${reason}): allocation shed`);
+  }
+}
+
 /** What body-parser reports, mapped to what the client should read. */
 const PARSER_ERRORS: Record<string, [number, string]> = {
   'entity.parse.failed': [400, 'request body is not valid JSON'],
@@ -69,6 +77,10 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (err instanceof HttpError) {
       res.status(err.status).json(err.body);
+      return;
+    }
+    if (err instanceof OverloadedError) {
+      res.status(503).set('Retry-After', '1').json({ success: false, error: 'overloaded' });
       return;
     }
     if (err instanceof DeadlineExceededError) {

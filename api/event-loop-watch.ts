@@ -24,6 +24,8 @@ export class EventLoopWatch {
   private stalledSince: number | undefined;
   private stallEndedAt = 0;
   private requestsSinceTick = 0;
+  /** Smoothed lateness of the ticks, ms: how far behind the loop runs lately. */
+  private lagEwmaMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -38,6 +40,8 @@ export class EventLoopWatch {
     this.lastTick = performance.now();
     this.timer = setInterval(() => {
       const now = performance.now();
+      const late = Math.max(0, now - this.lastTick - this.intervalMs);
+      this.lagEwmaMs = this.lagEwmaMs * 0.7 + late * 0.3;
       if (now - this.lastTick > this.stallMs) {
         this.stalledSince = this.lastTick;
         this.stallEndedAt = now;
@@ -63,9 +67,18 @@ export class EventLoopWatch {
     return Math.min(now, this.lastTick + this.intervalMs, this.stalledSince ?? Infinity);
   }
 
-  /** How long the loop has gone without running its timers beyond their interval: 0 when it keeps up. */
-  currentLagMs(now = performance.now()): number {
-    return Math.max(0, now - this.lastTick - this.intervalMs);
+  /** True within `backlogMs` after a stall: requests may come from its backlog. */
+  recentlyStalled(now = performance.now()): boolean {
+    return this.stallEndedAt > 0 && now - this.stallEndedAt <= this.backlogMs;
+  }
+
+  /**
+   * How far behind the loop runs, ms: the lateness of recent ticks, smoothed
+   * (each tick weighs 30%), so one slow moment does not shed but a loop that
+   * stays behind does within a few ticks. 0 when it keeps up.
+   */
+  lagMs(): number {
+    return this.lagEwmaMs;
   }
 
   /** Event-loop delay histogram (perf_hooks), in ns. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OverloadGuard } from './overload-guard.js';
 import type { PoolCounts, RoutingStatus, RoutingStore } from '../lua/routing-store.js';
 
 /**
@@ -10,7 +11,7 @@ export class RouterMetrics {
   readonly registry = new Registry();
   readonly allocations = new Counter({
     name: 'smart_router_allocations_total',
-    help: 'Allocation requests by tier, pool and result (allocated, existing, no_capacity, call_ended, error). Failures have pool="".',
+    help: 'Allocation requests by tier, pool and result (allocated, existing, no_capacity, call_ended, overloaded, error). Failures have pool="".',
     labelNames: ['tier', 'pool', 'result'] as const,
     registers: [this.registry],
   });
@@ -43,6 +44,26 @@ export class RouterMetrics {
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+
+  /** Exports the overload guard's view: allocations in progress and the event-loop lag it judges by. */
+  watchOverload(guard: OverloadGuard): void {
+    new Gauge({
+      name: 'smart_router_allocations_in_flight',
+      help: 'Allocations this replica has in progress; new ones are shed past SHED_MAX_INFLIGHT_ALLOCATIONS.',
+      registers: [this.registry],
+      collect() {
+        this.set(guard.inflightAllocations);
+      },
+    });
+    new Gauge({
+      name: 'smart_router_event_loop_lag_seconds',
+      help: 'How far behind the event loop runs (smoothed), as the overload guard sees it; new allocations are shed past SHED_EVENT_LOOP_LAG_MS.',
+      registers: [this.registry],
+      collect() {
+        this.set(guard.lagMs() / 1000);
+      },
+    });
+  }
 
   constructor(store: RoutingStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'smart_router_' });

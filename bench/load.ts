@@ -19,6 +19,8 @@ export class Latencies {
 export interface HttpClient {
   post(path: string, body: unknown): Promise<number>;
   get(path: string): Promise<number>;
+  /** Status and body; 'timeout' when no answer came within timeoutMs (the request is then abandoned, as a provider would). */
+  exchange(path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string } | 'timeout'>;
   close(): void;
 }
 
@@ -51,6 +53,26 @@ export function httpClient(baseUrl: string, connections: number): HttpClient {
         req.end();
       });
     },
+    exchange(path, body, timeoutMs) {
+      const payload = JSON.stringify(body);
+      return new Promise((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.setTimeout(timeoutMs, () => {
+          req.destroy();
+          resolve('timeout');
+        });
+        req.on('error', (err) => (req.destroyed ? resolve('timeout') : reject(err)));
+        req.end(payload);
+      });
+    },
     close: () => agent.destroy(),
   };
 }
@@ -69,6 +91,8 @@ export interface ClosedLoopResult {
  */
 export async function closedLoop(client: HttpClient, paths: { allocate: string; release: string }, connections: number, durationMs: number): Promise<ClosedLoopResult> {
   const allocate = new Latencies();
+  // Fresh call_sids every run: an ended call's sid is refused (409) while its tombstone lives.
+  const run = Math.random().toString(36).slice(2, 8);
   let pairs = 0;
   let errors = 0;
   const started = now();
@@ -76,7 +100,7 @@ export async function closedLoop(client: HttpClient, paths: { allocate: string; 
   await Promise.all(
     Array.from({ length: connections }, async (_, worker) => {
       for (let i = 0; now() < end; i++) {
-        const sid = `bench-${worker}-${i}`;
+        const sid = `bench-${run}-${worker}-${i}`;
         const t0 = now();
         const a = await client.post(paths.allocate, { call_sid: sid });
         allocate.add(now() - t0);
@@ -140,4 +164,76 @@ export async function openLoopGet(client: HttpClient, path: string, perSecond: n
   }
   await Promise.all(inflight);
   return { latency, errors, achieved: total / ((now() - started) / 1000), sent: total };
+}
+export interface OverloadResult {
+  achieved: number;
+  /** Latency of every allocation answered (any status), client-observed. */
+  answered: Latencies;
+  /** Latency of the allocations answered 200. */
+  allocated: Latencies;
+  /** Outcome -> count: "200", "503 overloaded", "503 deadline exceeded", ..., "client gave up". */
+  mix: Map<string, number>;
+  /** Calls answered 200, all released again by the end. */
+  known: number;
+  releaseFailures: number;
+}
+
+/**
+ * Open-loop allocations at a fixed rate, as callers that give up after
+ * `timeoutMs` would send them (and never release what they were not told
+ * about). Every call answered 200 is released once answered.
+ */
+export async function openLoopOverload(client: HttpClient, paths: { allocate: string; release: string }, perSecond: number, durationMs: number, timeoutMs: number): Promise<OverloadResult> {
+  const answered = new Latencies();
+  const allocated = new Latencies();
+  const mix = new Map<string, number>();
+  const count = (key: string) => mix.set(key, (mix.get(key) ?? 0) + 1);
+  const run = Math.random().toString(36).slice(2, 8);
+  let known = 0;
+  let releaseFailures = 0;
+  const inflight: Promise<void>[] = [];
+  const started = now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / perSecond;
+    const wait = due - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sid = `overload-${run}-${i}`;
+    inflight.push(
+      (async () => {
+        const t0 = now();
+        const a = await client.exchange(paths.allocate, { call_sid: sid }, timeoutMs);
+        if (a === 'timeout') {
+          count('client gave up');
+          return;
+        }
+        answered.add(now() - t0);
+        if (a.status === 200) {
+          allocated.add(now() - t0);
+          count('200');
+          known++;
+          // Released until Redis confirms: a known call must never be left behind by the benchmark itself.
+          for (let attempt = 0; ; attempt++) {
+            const r = await client.exchange(paths.release, { call_sid: sid }, 10_000);
+            if (r !== 'timeout' && r.status === 200) break;
+            if (attempt === 20) {
+              releaseFailures++;
+              break;
+            }
+            await new Promise((res) => setTimeout(res, 100));
+          }
+          return;
+        }
+        let error = '';
+        try {
+          error = String((JSON.parse(a.text) as { error?: string }).error ?? '');
+        } catch {
+          // not JSON
+        }
+        count(`${a.status} ${error}`.trim());
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  return { achieved: total / ((now() - started) / 1000), answered, allocated, mix, known, releaseFailures };
 }

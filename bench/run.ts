@@ -7,11 +7,15 @@ import { packageRoot } from '../core/paths.js';
 import { RoutingStore } from '../lua/routing-store.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { benchMembers, benchPool } from './fleet.js';
-import { closedLoop, httpClient, openLoop, openLoopGet, type Latencies } from './load.js';
+import { closedLoop, httpClient, openLoop, openLoopGet, openLoopOverload, type Latencies } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** How long an overload client waits before it gives up on an allocation (and never learns of it). */
+const GIVE_UP_MS = Number(process.env.BENCH_GIVE_UP_MS ?? 5000);
+/** BENCH_ONLY=overload runs section 5 alone, measuring the capacity it doubles first. */
+const ONLY = process.env.BENCH_ONLY;
 
 interface Server {
   url: string;
@@ -138,6 +142,44 @@ async function statusUnderLoad(redisUrl: string, servers: Server[]): Promise<voi
   await redis.quit();
 }
 
+/**
+ * 5. Twice what the router can serve (its closed-loop rate from section 1),
+ * open loop, with clients that give up after GIVE_UP_MS: latency and the
+ * mix of answers with shedding (the default) and without, and the slots
+ * left in Redis once every call a client was told about is released.
+ */
+async function overload(redisUrl: string, capacity: number, servers: Server[]): Promise<void> {
+  const rate = Math.round(2 * capacity);
+  console.log(`\n5. overload: ${rate} allocations/s open loop (2x the ${fmt(capacity, 0)}/s measured above), each released once answered 200; clients give up after ${GIVE_UP_MS} ms`);
+  const redis = new Redis(redisUrl);
+  try {
+    for (const variant of ['shed', 'noshed'] as const) {
+      const prefix = `bench-overload-${variant}`;
+      const server = await startServer(['router', redisUrl, prefix, '10', variant]);
+      servers.push(server);
+      const client = httpClient(server.url, 256);
+      const result = await openLoopOverload(client, { allocate: '/api/v1/allocate', release: '/api/v1/release' }, rate, SECONDS * 1000, GIVE_UP_MS);
+      client.close();
+      // Let Redis run whatever is still queued before counting.
+      await new Promise((r) => setTimeout(r, 2000));
+      const left = (await new RoutingStore(redis, prefix).status()).active_calls;
+      const total = [...result.mix.values()].reduce((a, b) => a + b, 0);
+      const mix = [...result.mix.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k}: ${n} (${fmt((n / total) * 100, 1)}%)`)
+        .join(', ');
+      const label = variant === 'shed' ? 'with shedding (default limits)' : 'without shedding (baseline)';
+      console.log(`   ${label}: achieved ${fmt(result.achieved, 0)}/s`);
+      console.log(`     answers: ${mix}`);
+      console.log(`     latency of every answer: p50 ${ms(result.answered, 50)}  p99 ${ms(result.answered, 99)}  max ${ms(result.answered, 100)}; of the 200s: p50 ${ms(result.allocated, 50)}  p99 ${ms(result.allocated, 99)}`);
+      console.log(`     slots left after releasing all ${result.known} known calls: ${left}${result.releaseFailures ? ` (${result.releaseFailures} releases failed)` : ''}`);
+      server.child.kill('SIGTERM');
+    }
+  } finally {
+    await redis.quit();
+  }
+}
+
 async function main() {
   console.log(`smart-router benchmark: ${SECONDS}s per run, ${CONNECTIONS} connections, ${ROUNDS} rounds, node ${process.version}`);
   const redisServer = await launchRedis({ appendonly: true });
@@ -145,8 +187,16 @@ async function main() {
   try {
     // BENCH_ONLY=status runs section 4 alone.
     if (process.env.BENCH_ONLY === 'status') return await statusUnderLoad(redisServer.url, servers);
+    if (ONLY === 'overload') {
+      const probe = await startServer(['router', redisServer.url, 'bench-capacity', '10', 'noshed']);
+      servers.push(probe);
+      const capacity = median(await Promise.all([throughput(probe, { allocate: '/api/v1/allocate', release: '/api/v1/release' })]).then((rs) => rs.map((r) => r.pairsPerSecond)));
+      await overload(redisServer.url, capacity, servers);
+      return;
+    }
     const baseline = await startServer(['baseline', redisServer.url]);
-    const router = await startServer(['router', redisServer.url, 'bench-http', '10']);
+    // Sections 1 to 3 measure speed, not shedding: a loaded machine must not turn them into section 4.
+    const router = await startServer(['router', redisServer.url, 'bench-http', '10', 'noshed']);
     servers.push(baseline, router);
     const api = { allocate: '/api/v1/allocate', release: '/api/v1/release' };
     const bare = { allocate: '/allocate', release: '/release' };
@@ -159,7 +209,8 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       const b = await throughput(baseline, bare);
       const r = await throughput(router, api);
-      if (r.errors) throw new Error(`${r.errors} router pairs failed`);
+      // A starved machine can push a request past its 1 s deadline: reported, not hidden.
+      if (r.errors) console.log(`  round ${round + 1}: ${r.errors} smart-router pairs failed (deadline or Redis timeout on a starved machine)`);
       baseRates.push(b.pairsPerSecond);
       routerRates.push(r.pairsPerSecond);
       baseLatency = b.allocate;
@@ -168,6 +219,7 @@ async function main() {
     }
     const baseRate = median(baseRates);
     const routerRate = median(routerRates);
+    const overloadSection = () => overload(redisServer.url, routerRate, servers);
     console.log('\n1. allocate+release through HTTP, closed loop');
     console.log(`   baseline (bare Express + one EVALSHA):  ${fmt(baseRate, 0)} pairs/s  p50 ${ms(baseLatency!, 50)}  p99 ${ms(baseLatency!, 99)}`);
     console.log(`   smart-router:                           ${fmt(routerRate, 0)} pairs/s  p50 ${ms(routerLatency!, 50)}  p99 ${ms(routerLatency!, 99)}`);
@@ -182,7 +234,7 @@ async function main() {
       await openLoop(client, paths, 1000, 2000); // warm-up: open the connections first
       const open = await openLoop(client, paths, 1000, SECONDS * 1000);
       client.close();
-      if (open.errors) throw new Error(`${open.errors} open-loop pairs failed against ${name}`);
+      if (open.errors) console.log(`   ${name}: ${open.errors} open-loop pairs failed`);
       console.log(`   ${name.padEnd(13)} achieved ${fmt(open.achieved, 0)}/s over ${open.allocate.count} calls: p50 ${ms(open.allocate, 50)}  p90 ${ms(open.allocate, 90)}  p99 ${ms(open.allocate, 99)}  max ${ms(open.allocate, 100)}`);
     }
     const after = await serverHistogram(router.url);
@@ -200,7 +252,7 @@ async function main() {
     console.log(`   10,000 pods: ${fmt(large.usPerPair)} us per pair in Redis, ${fmt(large.pairsPerSecond, 0)} pairs/s end to end`);
     console.log(`   ratio 10,000/10 pods: ${fmt(large.usPerPair / small.usPerPair)}x in Redis, ${fmt(small.pairsPerSecond / large.pairsPerSecond)}x end to end (target <= 1.2x)`);
 
-    const largeRouter = await startServer(['router', redisServer.url, 'bench-http-large', '10000']);
+    const largeRouter = await startServer(['router', redisServer.url, 'bench-http-large', '10000', 'noshed']);
     servers.push(largeRouter);
     const smallRates: number[] = [];
     const largeRates: number[] = [];
@@ -212,6 +264,9 @@ async function main() {
 
     // 4. Status under load: what 1,000 status requests/s cost Redis, with the cache and without.
     await statusUnderLoad(redisServer.url, servers);
+
+    // 5. Overload at twice the capacity measured in section 1.
+    await overloadSection();
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     await redisServer.destroy();

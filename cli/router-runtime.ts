@@ -5,6 +5,8 @@ import { listen, type RunningServer } from '../api/http-server.js';
 import { RouterMetrics } from '../api/metrics.js';
 import type { PodDrainControl } from '../api/pod-control.js';
 import { Credentials } from '../api/credentials.js';
+import { EventLoopWatch } from '../api/event-loop-watch.js';
+import { OverloadGuard } from '../api/overload-guard.js';
 import type { Config } from '../core/config.js';
 import { ForeignInstallationError, type Installation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
@@ -20,6 +22,8 @@ export interface RouterRuntime {
   metrics: RouterMetrics;
   router: CallRouter;
   credentials: Credentials;
+  /** Dates requests and measures the event loop; shared by the app and the overload guard. */
+  loopWatch: EventLoopWatch;
 }
 
 /** Connects to Redis and claims the installation's key prefix; another installation's prefix stops the process. */
@@ -37,8 +41,23 @@ export async function openRouterRuntime(config: Config, installation: Installati
   // Measured now, so the first allocation does not spend its deadline on the clock.
   await RedisClock.of(redis).measure();
   const metrics = new RouterMetrics(store);
-  const router = new CallRouter(store, { defaultTier: config.defaultTier, wsUrlTemplate: config.wsUrlTemplate, wsTokenSecret: config.wsTokenSecret, wsTokenTtlSeconds: config.wsTokenTtlSeconds, requestTimeoutMs: config.redisCommandTimeoutMs }, metrics, logger.child({ component: 'allocator' }));
-  return { redis, store, metrics, router, credentials };
+  const loopWatch = new EventLoopWatch().start();
+  const overload = new OverloadGuard(loopWatch, config.shedding);
+  metrics.watchOverload(overload);
+  const router = new CallRouter(
+    store,
+    {
+      defaultTier: config.defaultTier,
+      wsUrlTemplate: config.wsUrlTemplate,
+      wsTokenSecret: config.wsTokenSecret,
+      wsTokenTtlSeconds: config.wsTokenTtlSeconds,
+      requestTimeoutMs: config.redisCommandTimeoutMs,
+      overload,
+    },
+    metrics,
+    logger.child({ component: 'allocator' }),
+  );
+  return { redis, store, metrics, router, credentials, loopWatch };
 }
 
 /** Read before Redis is touched, so a bad token directory stops the process at once. */

@@ -24,6 +24,8 @@ export interface Config {
   installationId?: string;
   /** How long an ended call's tombstone refuses later allocations for it. */
   callTombstoneSeconds: number;
+  /** When new allocations are shed with a fast 503 instead of queueing (0 turns a limit off). */
+  shedding: { maxInflightAllocations: number; eventLoopLagMs: number };
   wsUrlTemplate: string;
   /** WS_TOKEN_SECRET: signs the `{token}` of ws_url; required when the template has {token}. */
   wsTokenSecret?: string;
@@ -349,6 +351,10 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     keyPrefix: keyPrefixFrom(flags['key-prefix'] !== undefined ? '--key-prefix' : 'KEY_PREFIX', flags['key-prefix'] ?? env.KEY_PREFIX),
     installationId: installationIdFrom(env.INSTALLATION_ID),
     callTombstoneSeconds: int('CALL_TOMBSTONE_SECONDS', env.CALL_TOMBSTONE_SECONDS, 3600, 1, 7 * 86400),
+    shedding: {
+      maxInflightAllocations: int('SHED_MAX_INFLIGHT_ALLOCATIONS', env.SHED_MAX_INFLIGHT_ALLOCATIONS, 256, 0, 1_000_000),
+      eventLoopLagMs: int('SHED_EVENT_LOOP_LAG_MS', env.SHED_EVENT_LOOP_LAG_MS, 100, 0, 60_000),
+    },
     wsUrlTemplate,
     wsTokenSecret,
     wsTokenTtlSeconds: int('WS_TOKEN_TTL_SECONDS', env.WS_TOKEN_TTL_SECONDS, 300, 5, 86400),

@@ -19,7 +19,8 @@ export function merchantOf(body: { merchant_id?: string; reseller_id?: string })
 }
 
 /** The client closed its connection (or its side of it): it no longer waits for this answer. */
-export const clientGone = (req: { socket: { destroyed: boolean; readableEnded: boolean } }): boolean => req.socket.destroyed || req.socket.readableEnded;
+export const clientGone = (req: { socket: { destroyed: boolean; readableEnded: boolean; writable: boolean } }): boolean =>
+  req.socket.destroyed || req.socket.readableEnded || !req.socket.writable;
 
 export const poolRef = (pool: string) => `pool:${pool}`;
 
@@ -28,7 +29,7 @@ export function callRoutes(router: CallRouter): Router {
 
   routes.post('/allocate', async (req, res) => {
     const body = validateBody<AllocateBody>('AllocateRequest', req.body);
-    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req) });
+    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req), afterStall: res.locals.afterStall === true });
     if (!allocation) throw new HttpError(503, { success: false, error: 'no pods available' });
     // Field order as the reference system writes it.
     res.json({

@@ -2,7 +2,7 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.js';
 import type { Allocation, CallRouter } from '../call-router.js';
-import { CallEndedError, DeadlineExceededError, StoreUnavailableError } from '../errors.js';
+import { CallEndedError, DeadlineExceededError, OverloadedError, StoreUnavailableError } from '../errors.js';
 import { clientGone, merchantOf } from '../routes/calls.js';
 import { validateBody } from '../validation.js';
 import { isTerminalStatus, statusLabel, type Provider } from './call-status.js';
@@ -82,10 +82,11 @@ export function telephonyRoutes(router: CallRouter, options: TelephonyOptions, r
       return { ok: false, refusal: { status: 400, error: (err as Error).message } };
     }
     try {
-      const allocation = await router.allocate({ callSid: sid, ...route, provider, arrivedAt: req.res?.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req) });
+      const allocation = await router.allocate({ callSid: sid, ...route, provider, arrivedAt: req.res?.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req), afterStall: req.res?.locals.afterStall === true });
       return allocation ? { ok: true, allocation } : { ok: false, refusal: { status: 503, error: 'no pods available' } };
     } catch (err) {
       if (err instanceof CallEndedError) return { ok: false, refusal: { status: 409, error: 'call_ended', reason: err.reason } };
+      if (err instanceof OverloadedError) return { ok: false, refusal: { status: 503, error: 'overloaded' } };
       if (err instanceof DeadlineExceededError) return { ok: false, refusal: { status: 503, error: 'deadline exceeded' } };
       if (err instanceof StoreUnavailableError) return { ok: false, refusal: { status: 503, error: 'routing store unavailable' } };
       logger.error('provider allocation failed', { provider, call_sid: sid, error: (err as Error).stack ?? String(err) });

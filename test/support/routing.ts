@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import { buildApp, type AppDeps } from '../../api/app.js';
 import { CallRouter } from '../../api/call-router.js';
 import { Credentials } from '../../api/credentials.js';
+import { EventLoopWatch } from '../../api/event-loop-watch.js';
 import { RouterMetrics } from '../../api/metrics.js';
+import { OverloadGuard, type OverloadLimits } from '../../api/overload-guard.js';
 import { redisDrainControl } from '../../api/pod-control.js';
 import { silentLogger } from '../../core/logger.js';
 import { packageRoot } from '../../core/paths.js';
@@ -75,12 +77,15 @@ export interface TestRouter {
 /** The real Express app over a real Redis, in process. */
 export function routerApp(
   store: RoutingStore,
-  options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; wsTokenSecret?: string; telephony?: TelephonyOptions; requestTimeoutMs?: number } & Pick<AppDeps, 'readCacheMs' | 'adminRateLimit' | 'trustProxy'> = {},
+  options: { apiToken?: string; credentials?: Credentials; wsUrlTemplate?: string; wsTokenSecret?: string; telephony?: TelephonyOptions; requestTimeoutMs?: number; overload?: OverloadLimits } & Pick<AppDeps, 'readCacheMs' | 'adminRateLimit' | 'trustProxy'> = {},
 ): TestRouter {
+  const loopWatch = new EventLoopWatch().start();
+  const overload = options.overload ? new OverloadGuard(loopWatch, options.overload) : undefined;
   const metrics = new RouterMetrics(store);
+  if (overload) metrics.watchOverload(overload);
   const logger = silentLogger();
-  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}', wsTokenSecret: options.wsTokenSecret, requestTimeoutMs: options.requestTimeoutMs }, metrics, logger);
+  const router = new CallRouter(store, { defaultTier: 'standard', wsUrlTemplate: options.wsUrlTemplate ?? 'wss://voice.example.test/ws/pod/{pod}/{call_sid}', wsTokenSecret: options.wsTokenSecret, requestTimeoutMs: options.requestTimeoutMs, overload }, metrics, logger);
   const providerRoutes = options.telephony ? telephonyRoutes(router, options.telephony, metrics.registry, logger) : undefined;
-  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: options.requestTimeoutMs ?? 1000, providerRoutes, readCacheMs: options.readCacheMs, adminRateLimit: options.adminRateLimit, trustProxy: options.trustProxy });
+  const app = buildApp({ store, router, metrics, logger, drain: redisDrainControl(store), isLeader: () => true, credentials: options.credentials ?? Credentials.open({ legacyToken: options.apiToken, reloadMs: 1000 }, logger), redisCommandTimeoutMs: options.requestTimeoutMs ?? 1000, loopWatch, providerRoutes, readCacheMs: options.readCacheMs, adminRateLimit: options.adminRateLimit, trustProxy: options.trustProxy });
   return { app, store, router, metrics };
 }

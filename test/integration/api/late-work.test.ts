@@ -108,7 +108,8 @@ spec: { tier: standard, exclusive: true, replicas: 50, selector: { matchLabels: 
 
 test('a router stopped past its clients’ timeout allocates nothing for them when it resumes', async () => {
   const file = fleetFile();
-  const env = { REDIS_URL: server.url, KEY_PREFIX: 'stall', REDIS_COMMAND_TIMEOUT_MS: '500', LOG_LEVEL: 'info' };
+  // Shedding off: a stalled loop would shed the backlog too; this proves the deadline alone keeps it from Redis.
+  const env = { REDIS_URL: server.url, KEY_PREFIX: 'stall', REDIS_COMMAND_TIMEOUT_MS: '500', LOG_LEVEL: 'info', SHED_EVENT_LOOP_LAG_MS: '0' };
   const routers: RouterProcess[] = [];
   try {
     routers.push(await startRouterProcess(['standalone', '--config', file], env));

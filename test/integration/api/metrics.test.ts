@@ -25,6 +25,7 @@ beforeEach(async () => {
   await connectRedis(redis, 5000);
   const router = routerApp(new RoutingStore(redis, 'metrics'), {
     requestTimeoutMs: 10_000,
+    overload: { maxInflightAllocations: 0, eventLoopLagMs: 0 },
     telephony: { verifySignatures: false, failureMessage: 'busy', plivoNonceTtlSeconds: 600 },
   });
   // The operator's metrics share the router's registry in operator mode.

@@ -40,10 +40,18 @@ beforeAll(async () => {
   const prefix = `mp-${randomUUID().slice(0, 8)}`;
   const file = fleetFile();
   // A burst of 1,000 requests on a small machine takes longer than the default
-  // 1 s request deadline, and a request can wait behind the burst longer than
-  // the 10 s a client gets to send one (answered 408); here only serialization
-  // is under test, not latency.
-  const env = { REDIS_URL: testRedisUrl(), KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '15000', HTTP_REQUEST_TIMEOUT_SECONDS: '120', HTTP_HEADERS_TIMEOUT_SECONDS: '60' };
+  // 1 s request deadline and would be shed, and a request can wait behind the
+  // burst longer than the 10 s a client gets to send one (answered 408); here
+  // only serialization is under test, not latency.
+  const env = {
+    REDIS_URL: testRedisUrl(),
+    KEY_PREFIX: prefix,
+    REDIS_COMMAND_TIMEOUT_MS: '30000',
+    SHED_MAX_INFLIGHT_ALLOCATIONS: '0',
+    SHED_EVENT_LOOP_LAG_MS: '0',
+    HTTP_REQUEST_TIMEOUT_SECONDS: '120',
+    HTTP_HEADERS_TIMEOUT_SECONDS: '60',
+  };
   routers = await Promise.all([0, 1, 2].map(() => startRouterProcess(['standalone', '--config', file], env)));
   redis = testRedisClient();
   store = new RoutingStore(redis, prefix);

@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       port: 8080,
       redisUrl: 'redis://127.0.0.1:6379',
       callTombstoneSeconds: 3600,
+      shedding: { maxInflightAllocations: 256, eventLoopLagMs: 100 },
       wsUrlTemplate: 'wss://localhost/ws/pod/{pod}/{call_sid}',
       defaultTier: 'standard',
       standalone: { configFile: 'pools.yaml' },
@@ -78,6 +79,9 @@ describe('loadConfig', () => {
     [['operator'], { REDIS_TLS_CA_FILE: '/ca.crt' }, 'REDIS_TLS_* settings need a rediss:// REDIS_URL'],
     [['operator'], { REDIS_URL: 'rediss://r:6380', REDIS_TLS_CERT_FILE: '/tls.crt' }, 'REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together (a client certificate and its key)'],
     [['operator'], { STATUS_CACHE_MS: '-1' }, 'STATUS_CACHE_MS must be between 0 and 60000, got -1'],
+    [['operator'], { CALL_TOMBSTONE_SECONDS: '0' }, 'CALL_TOMBSTONE_SECONDS must be between 1 and 604800, got 0'],
+    [['operator'], { SHED_EVENT_LOOP_LAG_MS: 'fast' }, 'SHED_EVENT_LOOP_LAG_MS must be an integer, got "fast"'],
+    [['operator'], { SHED_MAX_INFLIGHT_ALLOCATIONS: '-1' }, 'SHED_MAX_INFLIGHT_ALLOCATIONS must be between 0 and 1000000, got -1'],
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
