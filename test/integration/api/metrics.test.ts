@@ -89,12 +89,12 @@ test('allocations and releases that fail are counted as result="error", and each
   await redis.ping();
   const text = await metricsText();
   const counted = (name: string, labels: string) => sample(text, `${name}{${labels}}`);
-  expect(counted('smart_router_allocations_total', 'pool="",result="error"')).toBe(1);
+  expect(counted('smart_router_allocations_total', 'tier="standard",pool="",result="error"')).toBe(1);
   expect(counted('smart_router_releases_total', 'pool="",result="error"')).toBe(1);
-  expect(counted('smart_router_allocations_total', 'pool="",result="no_capacity"')).toBeGreaterThanOrEqual(1);
-  expect(counted('smart_router_allocations_total', 'pool="",result="call_ended"')).toBe(1);
-  expect(counted('smart_router_allocations_total', 'pool="standard",result="existing"')).toBe(1);
-  expect(counted('smart_router_allocations_total', 'pool="standard",result="allocated"')).toBe(3);
+  expect(counted('smart_router_allocations_total', 'tier="standard",pool="",result="no_capacity"')).toBeGreaterThanOrEqual(1);
+  expect(counted('smart_router_allocations_total', 'tier="standard",pool="",result="call_ended"')).toBe(1);
+  expect(counted('smart_router_allocations_total', 'tier="standard",pool="standard",result="existing"')).toBe(1);
+  expect(counted('smart_router_allocations_total', 'tier="standard",pool="standard",result="allocated"')).toBe(3);
   expect(counted('smart_router_releases_total', 'pool="standard",result="released"')).toBe(1);
   expect(counted('smart_router_releases_total', 'pool="",result="not_found"')).toBe(1);
   // Failures are timed too: the histogram covers every answered allocation.

@@ -53,7 +53,7 @@ test('past the in-flight limit a new allocation is shed at once, not queued behi
   expect((await server_.get('/api/v1/status')).body.active_calls).toBe(2);
   expect((await server_.post('/api/v1/allocate', { call_sid: 'third' })).status).toBe(200);
   const metrics = (await server_.get('/metrics')).text;
-  expect(metrics).toMatch(/smart_router_allocations_total\{pool="",result="overloaded"\} [1-9]/);
+  expect(metrics).toMatch(/smart_router_allocations_total\{tier="[a-z]+",pool="",result="overloaded"\} [1-9]/);
   expect(metrics).toMatch(/smart_router_allocations_in_flight 0/);
 });
 
