@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 -include hack/cluster.mk
 
-.PHONY: help deps packages build typecheck test unit integration e2e demo demo-operator bench clean
+.PHONY: help deps packages build typecheck test unit integration e2e image demo demo-operator bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{ printf "  %-15s %s\n", $$1, $$2 }'
@@ -34,12 +34,17 @@ unit: node_modules/.installed ## Unit tests (pure logic, no servers)
 integration: deps ## Integration tests against a real redis-server
 	$(JEST) --selectProjects integration
 
-e2e: deps build cluster-up ## E2E tests against the cluster (the local control plane, or kind with CLUSTER=kind)
+# podman, buildah, runc and mmdebstrap are installed from Debian when missing;
+# the Debian base images are built once and kept in podman's store.
+image: ## Build the container image (localhost/smart-router:dev) with podman, on bases built from Debian packages
+	hack/build-image.sh localhost/smart-router:dev
+
+e2e: deps build image cluster-up ## E2E tests against the cluster (the local control plane, or kind with CLUSTER=kind)
 	$(JEST) --selectProjects e2e
 
 # The cluster is stopped afterwards, pass or fail; KEEP_CLUSTER=1 keeps it.
 # --forceExit: a handle left open by a failing test must not hold CI until its deadline.
-test: deps typecheck build cluster-up ## Every test: unit, integration (real Redis), e2e (real Kubernetes API)
+test: deps typecheck build image cluster-up ## Every test: unit, integration (real Redis), e2e (real Kubernetes API)
 	set +e; $(JEST) --selectProjects unit integration e2e --forceExit; status=$$?; \
 	[ -n "$${KEEP_CLUSTER:-}" ] || hack/cluster-down.sh; exit $$status
 
