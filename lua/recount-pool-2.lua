@@ -49,15 +49,15 @@ elseif redis.call('HGET', configKey, 'recounting') ~= '1' then
   return { 'abandoned' }
 end
 
+local batch = { ready = 0, draining = 0, calls = 0, busy = 0, free = 0 }
 for i = 6, #ARGV do
   local pod = ARGV[i]
   local s = podShare(base, pod)
   if s and s.pool == pool and redis.call('SADD', countedKey, pod) == 1 then
-    for _, field in ipairs(COUNT_FIELDS) do
-      redis.call('HINCRBY', partialKey, field, s[field])
-    end
+    for _, field in ipairs(COUNT_FIELDS) do batch[field] = batch[field] + s[field] end
   end
 end
+for _, field in ipairs(COUNT_FIELDS) do redis.call('HINCRBY', partialKey, field, batch[field]) end
 if ARGV[4] ~= '1' then return { 'partial' } end
 
 -- Counted pods leave the counted set when they leave the pool, so equal

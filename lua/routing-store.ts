@@ -118,11 +118,11 @@ export interface PodPlacement extends PoolMember {
 }
 
 /**
- * Pods per membership script. Each pod costs Redis a few dozen microseconds
- * (more on a loaded machine), so a batch holds Redis for a few milliseconds
- * at most and allocations queued behind it wait no longer.
+ * Pods per membership script. Each pod costs Redis some 10-80 microseconds
+ * (the higher figure on a saturated machine), so a batch holds Redis for a
+ * few milliseconds at most and allocations queued behind it wait no longer.
  */
-export const MEMBERSHIP_BATCH = 100;
+export const MEMBERSHIP_BATCH = 50;
 
 /** A pool counter the exact recount found wrong, and repaired. */
 export interface CountDrift {
@@ -132,7 +132,7 @@ export interface CountDrift {
 }
 
 /** Pods per recount batch: each batch is one script, so allocations never wait behind a whole pool. */
-export const RECOUNT_BATCH = 500;
+export const RECOUNT_BATCH = 100;
 
 export interface PoolsSnapshot {
   version: string;
