@@ -49,7 +49,9 @@ elseif redis.call('HGET', configKey, 'recounting') ~= '1' then
   return { 'abandoned' }
 end
 
-local batch = { ready = 0, draining = 0, calls = 0, busy = 0, free = 0 }
+-- Every counted field starts at zero, whatever fields pool-counts.lua keeps.
+local batch = {}
+for _, field in ipairs(COUNT_FIELDS) do batch[field] = 0 end
 for i = 6, #ARGV do
   local pod = ARGV[i]
   local s = podShare(base, pod)

@@ -12,7 +12,7 @@
 --             draining and below capacity, else 0
 -- Pod counts need no counter: SCARD of the members set is exact.
 --
--- An exact recount (recount-pool-1.lua) runs in bounded batches while calls
+-- An exact recount (recount-pool-2.lua) runs in bounded batches while calls
 -- come and go. While it runs, the pool's config hash carries 'recounting',
 -- and a change to a pod the recount has already counted also goes into the
 -- recount's partial sums, so they stay exact to the end.
