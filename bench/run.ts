@@ -1,12 +1,10 @@
 // make bench: the allocator's speed, each figure next to a baseline measured
 // in the same run on the same machine. Prints figures; asserts nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { packageRoot } from '../core/paths.js';
 import { RoutingStore } from '../lua/routing-store.js';
-import { freePort, launchRedis } from '../tools/local-redis.js';
+import { launchRedis } from '../tools/local-redis.js';
 import { benchMembers, benchPool } from './fleet.js';
+import { startServer, type Server } from './server-process.js';
 import { closedLoop, httpClient, openLoop, openLoopGet, openLoopOverload, type Latencies } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -16,33 +14,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const GIVE_UP_MS = Number(process.env.BENCH_GIVE_UP_MS ?? 5000);
 /** BENCH_ONLY=overload runs section 5 alone, measuring the capacity it doubles first. */
 const ONLY = process.env.BENCH_ONLY;
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-}
-
-async function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
-  const port = await freePort();
-  const [mode, redisUrl, ...rest] = args;
-  // stdout goes where a container runtime would send it, not into this
-  // process: reading the router's call logs here would slow the load generator.
-  const child = spawn(process.execPath, [join(packageRoot, 'dist/bench/servers.js'), mode as string, redisUrl as string, String(port), ...rest], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`${mode} server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 600) throw new Error(`${mode} server did not start`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `http://127.0.0.1:${port}`, child };
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
@@ -119,7 +90,7 @@ async function statusUnderLoad(redisUrl: string, servers: Server[]): Promise<voi
   const RATE = 1000;
   const CACHE_MS = 1000;
   const redis = new Redis(redisUrl);
-  console.log(`\n4. GET /api/v1/status at ${RATE}/s for ${SECONDS}s against one replica, ${PODS} pods (pool-status is O(pods)); script runs counted by Redis`);
+  console.log(`\n4. GET /api/v1/status at ${RATE}/s for ${SECONDS}s against one replica, ${PODS} pods (pool-status reads O(pools) counters); script runs counted by Redis`);
   const results: Record<string, { runs: number; usec: number; achieved: number; p99: number }> = {};
   // The cached server first: the uncached one leaves Redis with a backlog.
   for (const [name, cacheMs] of [[`cache ${CACHE_MS} ms`, CACHE_MS], ['no cache (baseline)', 0]] as const) {
