@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import { PeriodicTask } from '../core/periodic-task.js';
 import type { EndedCall, RoutingStore } from './routing-store.js';
 
 export interface ReaperHooks {
@@ -14,16 +15,20 @@ export interface ReaperHooks {
  * several replicas at once: each call is ended by exactly one script run.
  */
 export class CallReaper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly store: RoutingStore,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly logger: Logger,
     private readonly hooks: ReaperHooks = {},
     private readonly batch = 500,
-  ) {}
+  ) {
+    this.task = new PeriodicTask(() => this.reapOnce(), intervalMs, (err) => {
+      this.logger.warn('reaping failed; will retry', { error: err.message });
+      this.hooks.onFailed?.(err);
+    });
+  }
 
   /** One pass: reaps until no expired call is left. */
   async reapOnce(): Promise<EndedCall[]> {
@@ -40,25 +45,10 @@ export class CallReaper {
   }
 
   start(): void {
-    if (this.timer) return;
-    const tick = () => {
-      this.running = this.reapOnce()
-        .then(() => undefined)
-        .catch((err: Error) => {
-          this.logger.warn('reaping failed; will retry', { error: err.message });
-          this.hooks.onFailed?.(err);
-        })
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.intervalMs);
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 }

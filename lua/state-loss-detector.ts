@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.js';
+import { PeriodicTask } from '../core/periodic-task.js';
 import type { RoutingStore } from './routing-store.js';
 
 /**
@@ -10,16 +11,17 @@ import type { RoutingStore } from './routing-store.js';
  * mode and on every replica in standalone mode.
  */
 export class StateLossDetector {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly store: RoutingStore,
     private readonly installation: string,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly onLost: () => Promise<void>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.task = new PeriodicTask(() => this.checkOnce(), intervalMs, (err) => this.logger.warn('routing state check failed; will retry', { error: err.message }));
+  }
 
   /** One check: true when the state was lost (and `onLost` ran). */
   async checkOnce(): Promise<boolean> {
@@ -36,24 +38,10 @@ export class StateLossDetector {
   }
 
   start(): void {
-    if (this.timer) return;
-    const tick = () => {
-      this.running = this.checkOnce()
-        .then(() => undefined)
-        .catch((err: Error) => {
-          this.logger.warn('routing state check failed; will retry', { error: err.message });
-        })
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.intervalMs);
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 }
