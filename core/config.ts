@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KEY_PREFIX_PATTERN } from './installation.js';
 import { checkWsUrlTemplate } from './ws-url.js';
 
@@ -193,30 +194,57 @@ export class ConfigError extends Error {
 
 type Source = Record<string, string | undefined>;
 
-/** Flags as `--name value` or `--name=value`, keyed by name. */
-export function parseFlags(argv: readonly string[]): { positional: string[]; flags: Source } {
-  const positional: string[] = [];
-  const flags: Source = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    if (eq > 0) {
-      flags[arg.slice(2, eq)] = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`flag ${arg} needs a value`);
-      flags[arg.slice(2)] = next;
-      i++;
-    }
+/** Every command-line flag; each has an environment variable too, and the flag wins. */
+const FLAG_OPTIONS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  'redis-url': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  'key-prefix': { type: 'string' },
+  'log-level': { type: 'string' },
+  'webhook-port': { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+type Flags = Partial<Record<keyof typeof FLAG_OPTIONS, string>>;
+
+/**
+ * The mode and the flags (`--name value` or `--name=value`), parsed strictly
+ * by node:util parseArgs: an unknown flag, a flag without a value or a second
+ * mode stops the process instead of being ignored.
+ */
+export function parseCommandLine(argv: readonly string[]): { mode?: string; flags: Flags } {
+  let parsed: { values: Flags; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw commandLineError(argv, err as Error);
   }
-  return { positional, flags };
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === '') throw new ConfigError(`flag --${name} needs a value`);
+  }
+  const [mode, ...extra] = parsed.positionals;
+  if (extra.length > 0) throw new ConfigError(`unexpected argument ${JSON.stringify(extra[0])}: give one mode, operator or standalone`);
+  return { mode, flags: parsed.values };
 }
 
-const KNOWN_FLAGS = new Set(['config', 'port', 'redis-url', 'kubeconfig', 'namespace', 'key-prefix', 'log-level', 'webhook-port']);
+/**
+ * Node's message speaks of options and of `--` escapes; re-reading the same
+ * command line leniently finds the flag at fault, so the message can name it
+ * and say what to fix.
+ */
+function commandLineError(argv: readonly string[], err: Error): ConfigError {
+  const { tokens } = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    if (!Object.hasOwn(FLAG_OPTIONS, token.name)) return new ConfigError(`unknown flag ${token.rawName}`);
+    if (token.value === undefined) return new ConfigError(`flag ${token.rawName} needs a value`);
+    if (token.inlineValue === false && token.value.startsWith('-')) {
+      return new ConfigError(`flag ${token.rawName} needs a value, got the flag-like ${JSON.stringify(token.value)}; write ${token.rawName}=${token.value} if that is the value`);
+    }
+  }
+  return new ConfigError(`cannot read the command line: ${err.message}`);
+}
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -293,11 +321,7 @@ function publicUrlOf(raw: string | undefined): string | undefined {
 }
 
 export function loadConfig(argv: readonly string[], env: Source): Config {
-  const { positional, flags } = parseFlags(argv);
-  for (const name of Object.keys(flags)) {
-    if (!KNOWN_FLAGS.has(name)) throw new ConfigError(`unknown flag --${name}`);
-  }
-  const mode = positional[0] ?? 'operator';
+  const { mode = 'operator', flags } = parseCommandLine(argv);
   if (mode !== 'operator' && mode !== 'standalone') {
     throw new ConfigError(`unknown mode ${JSON.stringify(mode)}: use "operator" or "standalone"`);
   }

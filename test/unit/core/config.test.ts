@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../../core/config.js';
+import { ConfigError, loadConfig, parseCommandLine } from '../../../core/config.js';
 
 describe('loadConfig', () => {
   test('defaults make a working standalone router', () => {
@@ -34,6 +34,23 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 9000, redisUrl: 'redis://r:1' });
   });
 
+  test('every flag reaches its setting, as --name value or --name=value', () => {
+    const config = loadConfig(
+      ['operator', '--kubeconfig', '/k', '--namespace=voice', '--port', '9000', '--redis-url', 'redis://r:1', '--key-prefix', 'sr', '--log-level=debug', '--webhook-port', '9443'],
+      {},
+    );
+    expect(config).toMatchObject({ mode: 'operator', port: 9000, redisUrl: 'redis://r:1', keyPrefix: 'sr', logLevel: 'debug' });
+    expect(config.operator).toMatchObject({ kubeconfig: '/k', namespace: 'voice' });
+    expect(config.webhook.port).toBe(9443);
+    // A value may hold "=" and may follow the mode or come before it; the last of a repeated flag wins.
+    expect(parseCommandLine(['--config=a=b.yaml', 'standalone', '--port', '1', '--port', '2'])).toEqual({ mode: 'standalone', flags: { config: 'a=b.yaml', port: '2' } });
+    expect(parseCommandLine([])).toEqual({ mode: undefined, flags: {} });
+  });
+
+  test('a value that starts with a dash is taken only after "=", and then checked like any other', () => {
+    expect(() => loadConfig(['operator', '--port=-1'], {})).toThrow(new ConfigError('--port must be between 0 and 65535, got -1'));
+  });
+
   test('the eviction guard is off unless a webhook port is given, and fails open within 5 s by default', () => {
     expect(loadConfig([], {}).webhook).toMatchObject({ port: undefined, registration: 'url', urlHost: '127.0.0.1', timeoutSeconds: 5, certificates: 'self', secretName: 'smart-router-webhook-tls' });
     expect(loadConfig(['operator', '--webhook-port', '9443'], {}).webhook.port).toBe(9443);
@@ -49,6 +66,13 @@ describe('loadConfig', () => {
     [['cluster'], {}, 'unknown mode "cluster": use "operator" or "standalone"'],
     [['operator', '--prot', '1'], {}, 'unknown flag --prot'],
     [['operator', '--port'], {}, 'flag --port needs a value'],
+    [['operator', '--port='], {}, 'flag --port needs a value'],
+    [['operator', '--port', '--redis-url', 'redis://r:1'], {}, 'flag --port needs a value, got the flag-like "--redis-url"; write --port=--redis-url if that is the value'],
+    [['operator', '--port', '-1'], {}, 'flag --port needs a value, got the flag-like "-1"; write --port=-1 if that is the value'],
+    [['operator', '-p', '9000'], {}, 'unknown flag -p'],
+    [['operator', '--no-webhook-port'], {}, 'unknown flag --no-webhook-port'],
+    [['standalone', '--config', 'f', '--verbose'], {}, 'unknown flag --verbose'],
+    [['operator', 'standalone'], {}, 'unexpected argument "standalone": give one mode, operator or standalone'],
     [['operator'], { PORT: 'eighty' }, 'PORT must be an integer, got "eighty"'],
     [['operator'], { PORT: '70000' }, 'PORT must be between 0 and 65535, got 70000'],
     [['operator'], { REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis:// or rediss://, got "localhost:6379"'],
