@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
-import { requireScope, scopeFor } from './auth.js';
+import { requireScope, scopesFor } from './auth.js';
 import type { CallRouter } from './call-router.js';
 import { Credentials } from './credentials.js';
 import { errorMiddleware, HttpError } from './errors.js';
@@ -86,8 +86,8 @@ export function buildApp(deps: AppDeps): Express {
 
   const api = express.Router();
   // Limited before authentication, so a client guessing tokens is slowed down too.
-  api.use(rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => scopeFor(req.path) === 'admin'));
-  api.use(requireScope(deps.credentials ?? Credentials.none(), (req) => scopeFor(req.path)));
+  api.use(rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => !scopesFor(req.method, req.path).includes('routing')));
+  api.use(requireScope(deps.credentials ?? Credentials.none(), (req) => scopesFor(req.method, req.path)));
   api.use(jsonBody(MAX_BODY_BYTES, 'request body is larger than 16 KiB'));
   api.use(jsonOnly);
   api.use(callRoutes(deps.router));

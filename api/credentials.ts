@@ -7,10 +7,12 @@ import { silentLogger, type Logger } from '../core/logger.js';
 
 /**
  * What a credential may do. `routing`: allocate and release calls (what a
- * telephony service needs). `admin`: everything else under /api/v1 (drain,
- * undrain, pod details with their call ids, status, and any route added later).
+ * telephony service needs). `agent`: wait for its pod to go idle, the one
+ * call a voice agent's preStop hook makes, and nothing else. `admin`:
+ * everything under /api/v1 but allocate and release (drain, undrain, pod
+ * details with their call ids, status, wait-idle, any route added later).
  */
-export const SCOPES = ['routing', 'admin'] as const;
+export const SCOPES = ['routing', 'admin', 'agent'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 
@@ -42,7 +44,7 @@ export function parseTokenFile(text: string): { tokens: string[]; invalidLines: 
 export interface CredentialSettings {
   /** API_TOKEN: one token holding every scope, for installations from before scopes. */
   legacyToken?: string;
-  /** A directory with one file per scope (`routing`, `admin`), as a Kubernetes Secret mounts it. */
+  /** A directory with one file per scope (`routing`, `admin`, `agent`), as a Kubernetes Secret mounts it. */
   tokensDir?: string;
   /** How often the directory is read again, so a rotated Secret takes effect without a restart. */
   reloadMs: number;
@@ -171,7 +173,8 @@ export class Credentials {
     if (summary === this.lastSummary) return;
     this.lastSummary = summary;
     this.logger.info('credentials loaded', { dir: this.settings.tokensDir, tokens: counts });
-    for (const scope of SCOPES) {
+    // No agent token is an ordinary setup: admin tokens can wait for a pod too.
+    for (const scope of ['routing', 'admin'] as const) {
       if (counts[scope] === 0 && this.settings.legacyToken === undefined) {
         this.logger.warn(`no ${scope} token: ${scope} routes refuse every request`, { dir: this.settings.tokensDir, file: scope });
       }

@@ -15,6 +15,8 @@ import { exampleFleet, isolatedStore, loadFleet, routerApp, sharedTestRedis } fr
 const redis = sharedTestRedis();
 const ROUTING = 'routing-Token_0123456789abcdef';
 const ADMIN = 'admin-Token_0123456789abcdef';
+const AGENT = 'agent-Token_0123456789abcdef';
+const TOKENS = [ROUTING, ADMIN, AGENT];
 
 let dir: string;
 let credentials: Credentials;
@@ -27,6 +29,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'smart-router-tokens-'));
   writeFileSync(join(dir, 'routing'), `# telephony service\n${ROUTING}\n`);
   writeFileSync(join(dir, 'admin'), `${ADMIN}\n`);
+  writeFileSync(join(dir, 'agent'), `# voice agents' preStop hook\n${AGENT}\n`);
   credentials = Credentials.open({ tokensDir: dir, reloadMs: 100 }, silentLogger());
   store = isolatedStore(redis);
   await loadFleet(store, exampleFleet());
@@ -59,7 +62,12 @@ const BODIES: Record<string, unknown> = {
 /** Query strings, and the status an allowed request gets when not 200: wait-idle answers at once (408) for the pod holding live-call. */
 const QUERY: Record<string, string> = { 'POST /api/v1/pod/voice-agent-1/wait-idle': '?timeout=0' };
 const ALLOWED_STATUS: Record<string, number> = { 'POST /api/v1/pod/voice-agent-1/wait-idle': 408 };
-const SCOPE: Record<string, 'routing' | 'admin'> = { 'POST /api/v1/allocate': 'routing', 'POST /api/v1/release': 'routing' };
+/** The tokens each route takes and the scopes its refusal names; every other route takes admin only. */
+const ALLOWED: Record<string, { tokens: string[]; scopes: string }> = {
+  'POST /api/v1/allocate': { tokens: [ROUTING], scopes: 'routing' },
+  'POST /api/v1/release': { tokens: [ROUTING], scopes: 'routing' },
+  'POST /api/v1/pod/voice-agent-1/wait-idle': { tokens: [AGENT, ADMIN], scopes: 'agent or admin' },
+};
 const ROUTES = Object.entries(openapi.paths as Record<string, Record<string, unknown>>)
   .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace('{name}', 'voice-agent-1')}`))
   .filter((route) => !OPEN.includes(route));
@@ -75,11 +83,11 @@ test('the API document lists the routes this test walks', () => {
 });
 
 describe.each(ROUTES)('%s', (route) => {
-  const needed = SCOPE[route] ?? 'admin';
-  const good = needed === 'routing' ? ROUTING : ADMIN;
-  const other = needed === 'routing' ? ADMIN : ROUTING;
+  const { tokens, scopes } = ALLOWED[route] ?? { tokens: [ADMIN], scopes: 'admin' };
+  const good = tokens[0] as string;
+  const others = TOKENS.filter((token) => !tokens.includes(token));
 
-  test('refuses missing, wrong and near-miss tokens with 401, and the other scope with 403; no leak, Redis untouched', async () => {
+  test('refuses missing, wrong and near-miss tokens with 401, and every other scope with 403; no leak, Redis untouched', async () => {
     await http.post('/api/v1/allocate', { call_sid: 'live-call' }, bearer(ROUTING));
     const before = await snapshot();
     const unauthorized = [
@@ -102,23 +110,41 @@ describe.each(ROUTES)('%s', (route) => {
       expect({ headers, status: res.status, body: res.body }).toEqual({ headers, status: 401, body: { error: 'missing or invalid bearer token' } });
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="smart-router"');
     }
-    const wrongScope = await call(route, bearer(other));
-    expect(wrongScope.status).toBe(403);
-    expect(wrongScope.body).toEqual({ error: `this token lacks the ${needed} scope` });
-    expect(wrongScope.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
-    for (const text of [wrongScope.text]) {
-      expect(text).not.toMatch(/voice-agent|live-call|pool:/);
+    expect(others.length).toBeGreaterThan(0);
+    for (const other of others) {
+      const wrongScope = await call(route, bearer(other));
+      expect({ other, status: wrongScope.status, body: wrongScope.body }).toEqual({ other, status: 403, body: { error: `this token lacks the ${scopes} scope` } });
+      expect(wrongScope.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+      expect(wrongScope.text).not.toMatch(/voice-agent|live-call|pool:/);
     }
     expect(await snapshot()).toEqual(before);
 
-    const allowed = await call(route, bearer(good));
-    expect(allowed.status).toBe(ALLOWED_STATUS[route] ?? 200);
+    for (const token of tokens) {
+      const allowed = await call(route, bearer(token));
+      expect({ token, status: allowed.status }).toEqual({ token, status: ALLOWED_STATUS[route] ?? 200 });
+    }
   });
+});
+
+test('an agent token drains and waits for a pod, and can do nothing else: not even drain the same pod the admin way', async () => {
+  const holder = ((await http.post('/api/v1/allocate', { call_sid: 'live-call' }, bearer(ROUTING))).body as { pod_name: string }).pod_name;
+  expect((await http.post('/api/v1/drain', { pod_name: holder }, bearer(AGENT))).status).toBe(403);
+  expect((await http.get(`/api/v1/pod/${holder}`, bearer(AGENT))).status).toBe(403);
+  expect((await store.podState(holder))?.draining).toBe(false);
+
+  const waited = await http.post(`/api/v1/pod/${holder}/wait-idle?timeout=0`, {}, bearer(AGENT));
+  expect(waited.status).toBe(408);
+  expect(waited.body).toMatchObject({ pod_name: holder, idle: false, draining: true, active_calls: 1 });
+  expect((await store.podState(holder))?.draining).toBe(true);
+  // Released, the pod answers idle at once.
+  await http.post('/api/v1/release', { call_sid: 'live-call' }, bearer(ROUTING));
+  expect((await http.post(`/api/v1/pod/${holder}/wait-idle?timeout=0`, {}, bearer(AGENT))).body).toMatchObject({ pod_name: holder, idle: true, active_calls: 0 });
 });
 
 test('an unknown /api/v1 route is refused as admin before it is found: 401 rather than a 404 that confirms it', async () => {
   expect((await http.get('/api/v1/calls')).status).toBe(401);
   expect((await http.get('/api/v1/calls', bearer(ROUTING))).status).toBe(403);
+  expect((await http.get('/api/v1/calls', bearer(AGENT))).status).toBe(403);
   expect((await http.get('/api/v1/calls', bearer(ADMIN))).status).toBe(404);
 });
 
@@ -198,10 +224,10 @@ test('a directory that does not exist stops the start with a message naming the 
   expect(() => Credentials.open({ tokensDir: join(dir, 'missing'), reloadMs: 100 }, silentLogger())).toThrow(/^AUTH_TOKENS_DIR .*missing is not a readable directory$/);
 });
 
-test('API_TOKEN alone holds both scopes, and the files add to it', () => {
+test('API_TOKEN alone holds every scope, and the files add to it', () => {
   const legacy = Credentials.open({ legacyToken: 'legacy-token', tokensDir: dir, reloadMs: 100 }, silentLogger());
   try {
-    expect([...legacy.scopesOf('legacy-token')].sort()).toEqual(['admin', 'routing']);
+    expect([...legacy.scopesOf('legacy-token')].sort()).toEqual(['admin', 'agent', 'routing']);
     expect([...legacy.scopesOf(ROUTING)]).toEqual(['routing']);
     expect(legacy.scopesOf('legacy-tokeN').size).toBe(0);
   } finally {

@@ -1,4 +1,4 @@
-import { bearerToken, scopeFor } from '../../../api/auth.js';
+import { bearerToken, scopesFor } from '../../../api/auth.js';
 import { parseTokenFile } from '../../../api/credentials.js';
 
 describe('bearerToken', () => {
@@ -18,11 +18,26 @@ describe('bearerToken', () => {
   );
 });
 
-describe('scopeFor', () => {
+describe('scopesFor', () => {
   test('allocate and release are routing; every other path, known or not, is admin', () => {
-    expect(scopeFor('/allocate')).toBe('routing');
-    expect(scopeFor('/release')).toBe('routing');
-    for (const path of ['/drain', '/undrain', '/status', '/pod/voice-agent-1', '/allocate/x', '/Allocate', '/anything-new']) expect(scopeFor(path)).toBe('admin');
+    expect(scopesFor('POST', '/allocate')).toEqual(['routing']);
+    expect(scopesFor('POST', '/release')).toEqual(['routing']);
+    for (const path of ['/drain', '/undrain', '/status', '/pod/voice-agent-1', '/allocate/x', '/Allocate', '/anything-new']) expect(scopesFor('POST', path)).toEqual(['admin']);
+  });
+
+  test('POST wait-idle takes an agent or an admin token; any other method or spelling of it takes admin', () => {
+    expect(scopesFor('POST', '/pod/voice-agent-1/wait-idle')).toEqual(['agent', 'admin']);
+    for (const [method, path] of [
+      ['GET', '/pod/voice-agent-1/wait-idle'],
+      ['POST', '/pod/voice-agent-1/wait-idle/'],
+      ['POST', '/pod/voice-agent-1/WAIT-IDLE'],
+      ['POST', '/POD/voice-agent-1/wait-idle'],
+      ['POST', '/pod/wait-idle'],
+      ['POST', '/pod/a/b/wait-idle'],
+      ['POST', '/pod/voice-agent-1/wait-idle/x'],
+    ] as const) {
+      expect({ method, path, scopes: scopesFor(method, path) }).toEqual({ method, path, scopes: ['admin'] });
+    }
   });
 });
 
