@@ -73,8 +73,12 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
+  // Told even when the lease already ended it: the refusal is the proof that a stale write reached Redis and changed nothing.
   const resignIfFenced = (err: unknown) => {
-    if (err instanceof FencedWriteError) void elector?.resign(`Redis refused a write: ${err.message}`);
+    if (!(err instanceof FencedWriteError)) return;
+    metrics.fencedWrites.inc();
+    log.warn('Redis refused a write of an older leader term: another replica leads', { error: err.message, leading: elector?.isLeader() ?? false });
+    void elector?.resign(`Redis refused a write: ${err.message}`);
   };
   const reconcileLoop = new ReconcileLoop(
     // Each reconcile is a trace of its own: its Kubernetes requests and Redis scripts are its children.

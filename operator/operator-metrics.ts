@@ -11,6 +11,7 @@ export class OperatorMetrics {
   readonly reconcileSeconds: Histogram;
   readonly lastReconcileSuccess: Gauge;
   readonly leader: Gauge;
+  readonly fencedWrites: Counter;
   readonly watchUp: Gauge<'resource'>;
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
@@ -79,6 +80,11 @@ export class OperatorMetrics {
     this.leader = new Gauge({
       name: 'smart_router_leader',
       help: '1 while this replica holds the Lease and reconciles.',
+      registers: [registry],
+    });
+    this.fencedWrites = new Counter({
+      name: 'smart_router_fenced_writes_total',
+      help: 'Writes of this replica that Redis refused because a later leader term has begun there (a former leader that did not yet know it): each makes the replica stop leading.',
       registers: [registry],
     });
     this.watchUp = new Gauge({
