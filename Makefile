@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 -include hack/cluster.mk
 
-.PHONY: help deps packages build typecheck test unit integration e2e image demo demo-operator bench clean
+.PHONY: help deps packages build typecheck test unit integration e2e image demo demo-operator bench profile clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{ printf "  %-15s %s\n", $$1, $$2 }'
@@ -60,6 +60,10 @@ bench: deps build cluster-up ## Benchmarks, with baselines measured in the same 
 	node dist/bench/eviction-webhook.js
 	node dist/bench/operator-converge.js
 	node dist/bench/autoscale.js
+
+# PROFILE_OUT=docs/perf/router writes router.txt (µs per pair by function), router.collapsed and router.svg (a flame graph).
+profile: deps build ## CPU profile of the router (node --cpu-prof) under the benchmark's load: per-function µs per pair and a flame graph
+	node dist/bench/profile.js
 
 clean: ## Remove build output
 	rm -rf dist coverage

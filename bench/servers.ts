@@ -1,5 +1,5 @@
 // The two servers the HTTP benchmark compares, each run as its own process:
-//   baseline <redis-url> <port>                a bare Express route doing one EVALSHA of a trivial script
+//   baseline <redis-url> <port>                the floor: bare Express 5, express.json() and one EVALSHA per request
 //   router <redis-url> <port> <prefix> <pods> [shed|noshed]
 //                                              smart-router's real app over a pool of <pods> pods,
 //                                              shedding with the default limits (shed, the default) or never
@@ -22,20 +22,27 @@ const [mode, redisUrl, portArg, prefix, podsArg, shedArg] = process.argv.slice(2
 const port = Number(portArg);
 const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
 
+// Exits on SIGTERM through process.exit, so a profile asked for with --cpu-prof is written.
+process.once('SIGTERM', () => process.exit(0));
+
 if (mode === 'baseline') {
-  const redis = new Redis(redisUrl as string);
-  redis.defineCommand('trivial', { numberOfKeys: 1, lua: "return redis.call('EXISTS', KEYS[1])" });
+  // The floor, as ../peer-bench's baseline.mjs has it: one EVALSHA per request, nothing else.
+  const redis = new Redis(redisUrl as string) as Redis & { alloc(k: string, sid: string): Promise<string>; rel(k: string, sid: string): Promise<number> };
+  redis.defineCommand('alloc', { numberOfKeys: 1, lua: "redis.call('SADD', KEYS[1], ARGV[1]) return 'voice-agent-0'" });
+  redis.defineCommand('rel', { numberOfKeys: 1, lua: "return redis.call('SREM', KEYS[1], ARGV[1])" });
   const app = express();
   app.use(express.json({ limit: 16 * 1024 }));
-  const handler: express.RequestHandler = async (req, res) => {
-    const n = await (redis as unknown as { trivial(k: string): Promise<number> }).trivial(`{baseline}:${String(req.body?.call_sid)}`);
-    res.json({ success: true, n });
-  };
   app.get('/health', (_req, res) => {
     res.send('healthy');
   });
-  app.post('/allocate', handler);
-  app.post('/release', handler);
+  app.post('/allocate', async (req, res) => {
+    const pod = await redis.alloc('{baseline}:calls', req.body.call_sid);
+    res.json({ success: true, pod_name: pod, ws_url: `wss://x/ws/pod/${pod}/${req.body.call_sid}`, was_existing: false });
+  });
+  app.post('/release', async (req, res) => {
+    const n = await redis.rel('{baseline}:calls', req.body.call_sid);
+    res.status(n ? 200 : 404).json({ success: n === 1 });
+  });
   await listen(app, '127.0.0.1', port, createLogger('error'));
 } else if (mode === 'router') {
   // Setting up 10,000 pods on a starved machine may take longer than a request's timeout.
