@@ -7,6 +7,8 @@
 #                  kwok simulating nodes and pods; no container runtime needed
 #   CLUSTER=kind   kind, for machines with Docker
 #   CLUSTER=auto   (default) kind when Docker answers and kind is installed, else local
+#   KWOK_NODES=N   fake nodes of the local control plane (default 3, 1,000 pods
+#                  each); on a running cluster, adds the missing ones
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HACK="$ROOT/hack"
@@ -40,7 +42,15 @@ link_tools() {
 link_tools
 export PATH="$BIN:$PATH"
 
+kwok_nodes="${KWOK_NODES:-3}"
+# Idempotent: nodes already there stay as they are, missing ones are added.
+apply_nodes() {
+  "$HACK/cluster/kwok-nodes.sh" "$kwok_nodes" | "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" apply -f - >/dev/null
+  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" wait --for=condition=Ready node --all --timeout=60s >/dev/null
+}
+
 if healthy; then
+  [ "$mode" = kind ] || apply_nodes
   log "cluster already running ($mode): $KUBECONFIG_OUT"
   exit 0
 fi
@@ -67,7 +77,6 @@ else
     --kubeconfig "$KUBECONFIG_OUT" \
     --wait 120s --timeout 180s
   # Fake nodes: kwok keeps them Ready and runs the pods scheduled onto them.
-  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" apply -f "$HACK/cluster/nodes.yaml" >/dev/null
-  "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" wait --for=condition=Ready node --all --timeout=60s >/dev/null
+  apply_nodes
 fi
 log "cluster up ($mode) in $((SECONDS - started))s: export KUBECONFIG=$KUBECONFIG_OUT PATH=$BIN:\$PATH"
