@@ -70,7 +70,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
     { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace },
-    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.resyncSeconds * 1000, patchConcurrency: PATCH_CONCURRENCY },
+    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
   // Told even when the lease already ended it: the refusal is the proof that a stale write reached Redis and changed nothing.

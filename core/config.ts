@@ -74,13 +74,20 @@ export interface Config {
     renewDeadlineSeconds: number;
     retryPeriodSeconds: number;
     /**
-     * The leader reconciles at least this often without events: refreshes the
-     * pools' call counts in status (never more often than this) and notices a
-     * Redis that lost or changed its routing state.
+     * The leader reconciles at least this often without events: notices a
+     * Redis that lost or changed its routing state, and call counts due in
+     * the pools' status.
      */
     resyncSeconds: number;
     /** Routing state in Redis is rewritten in full at least this often, changed or not. */
     fullResyncSeconds: number;
+    /** A pool's status gets a change of activeCalls/freeSlots alone at most this often. */
+    statusCountsIntervalSeconds: number;
+    /**
+     * Status writes carrying only call counts, all pools together, per minute:
+     * bounds the etcd writes calls cost, whatever the call rate and the pool count.
+     */
+    statusCountWritesPerMinute: number;
     /** The built-in autoscaler compares busy slots with each pool's buffer this often. */
     autoscaleIntervalMs: number;
   };
@@ -359,6 +366,8 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     retryPeriodSeconds: int('RETRY_PERIOD_SECONDS', env.RETRY_PERIOD_SECONDS, 2, 1, 600),
     resyncSeconds: int('RESYNC_SECONDS', env.RESYNC_SECONDS, 5, 1, 3600),
     fullResyncSeconds: int('FULL_RESYNC_SECONDS', env.FULL_RESYNC_SECONDS, 300, 1, 86400),
+    statusCountsIntervalSeconds: int('STATUS_COUNTS_INTERVAL_SECONDS', env.STATUS_COUNTS_INTERVAL_SECONDS, 10, 1, 3600),
+    statusCountWritesPerMinute: int('STATUS_COUNT_WRITES_PER_MINUTE', env.STATUS_COUNT_WRITES_PER_MINUTE, 60, 1, 100_000),
     autoscaleIntervalMs: int('AUTOSCALE_INTERVAL_MS', env.AUTOSCALE_INTERVAL_MS, 1000, 100, 60000),
   };
   if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');

@@ -22,6 +22,10 @@ export interface ReconcilerOptions {
   fullResyncMs: number;
   /** A change of call counts alone reaches a pool's status at most this often. */
   statusCountsIntervalMs: number;
+  /** Writes of call counts alone, all pools together, per minute. */
+  statusCountWritesPerMinute: number;
+  /** The clock of status writes (tests run minutes of traffic in no time). */
+  now?: () => number;
   /** Pod patches in flight at once. */
   patchConcurrency: number;
   /** First retry of one object whose API write failed (default 200 ms); doubles up to writeRetryMaxMs (30 s). */

@@ -95,7 +95,13 @@ export function statusChanged(previous: PoolStatus | undefined, next: PoolStatus
 /** Fields that move with every call; written on a timer, not per call. */
 const CALL_COUNTS = ['activeCalls', 'freeSlots'] as const;
 
-export type StatusWrite = 'none' | 'now' | 'later';
+/**
+ * none: nothing to write; now: something besides the call counts changed,
+ * written at once; counts: only the call counts changed and the pool's
+ * interval has passed, written if the budget of all pools allows; later: only
+ * the call counts changed, within the pool's interval.
+ */
+export type StatusWrite = 'none' | 'now' | 'counts' | 'later';
 
 /**
  * Whether to write a pool's status now. Anything but the call counts
@@ -113,7 +119,7 @@ export function statusWrite(previous: PoolStatus | undefined, next: PoolStatus, 
     conditions: s?.conditions?.map((c) => (c.type === 'Autoscaled' ? { ...c, message: undefined } : c)),
   });
   if (canonical(withoutCounts(previous)) !== canonical(withoutCounts(next))) return 'now';
-  return lastWriteMs === undefined || nowMs - lastWriteMs >= countsIntervalMs ? 'now' : 'later';
+  return lastWriteMs === undefined || nowMs - lastWriteMs >= countsIntervalMs ? 'counts' : 'later';
 }
 
 export type DegradedTransition = 'Degraded' | 'Recovered' | undefined;

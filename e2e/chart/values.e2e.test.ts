@@ -71,6 +71,8 @@ test('every variable the router reads is set by the chart, or left out for a sta
 
 test.each([
   ['config.fullResyncSeconds=600', 'FULL_RESYNC_SECONDS', '600'],
+  ['config.statusCountsIntervalSeconds=30', 'STATUS_COUNTS_INTERVAL_SECONDS', '30'],
+  ['config.statusCountWritesPerMinute=120', 'STATUS_COUNT_WRITES_PER_MINUTE', '120'],
   ['config.autoscaleIntervalMs=2500', 'AUTOSCALE_INTERVAL_MS', '2500'],
   ['config.http.requestTimeoutSeconds=45', 'HTTP_REQUEST_TIMEOUT_SECONDS', '45'],
   ['config.http.headersTimeoutSeconds=15', 'HTTP_HEADERS_TIMEOUT_SECONDS', '15'],
@@ -108,6 +110,7 @@ test("the chart's defaults are the router's defaults, written as integers the ro
     shutdownTimeoutMs: c.shutdownTimeoutMs,
     lease: [c.operator.leaseDurationSeconds, c.operator.renewDeadlineSeconds, c.operator.retryPeriodSeconds],
     fullResyncSeconds: c.operator.fullResyncSeconds,
+    statusCounts: [c.operator.statusCountsIntervalSeconds, c.operator.statusCountWritesPerMinute],
     autoscaleIntervalMs: c.operator.autoscaleIntervalMs,
     authReloadMs: c.auth.reloadMs,
     plivoNonceTtlSeconds: c.telephony.plivoNonceTtlSeconds,

@@ -58,6 +58,7 @@ export async function operatorEnv(name: string, options: { ownRedis?: boolean } 
         RENEW_DEADLINE_SECONDS: '3',
         RETRY_PERIOD_SECONDS: '1',
         RESYNC_SECONDS: '2',
+        STATUS_COUNTS_INTERVAL_SECONDS: '2',
         REAP_INTERVAL_SECONDS: '1',
         LOG_LEVEL: 'info',
         ...extraEnv,

@@ -191,7 +191,7 @@ export interface ReconcilerHarness {
 }
 
 /** A reconciler over the fake fleet and a real routing store, leading. */
-export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; grace?: LostStateGrace } = {}): ReconcilerHarness {
+export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; statusCountWritesPerMinute?: number; now?: () => number; grace?: LostStateGrace } = {}): ReconcilerHarness {
   const clients = fleet.clients();
   const logger = silentLogger();
   const metrics = new RouterMetrics(store);
@@ -200,7 +200,7 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
   const reconciler = new FleetReconciler(
     { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace },
     // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
-    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
+    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, statusCountWritesPerMinute: opts.statusCountWritesPerMinute ?? 100_000, now: opts.now, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );
   const run = async () => {
     await reconciler.reconcile();

@@ -57,6 +57,10 @@ describe('loadConfig', () => {
     expect(loadConfig([], { WEBHOOK_PORT: '8443', WEBHOOK_REGISTRATION: 'ca-bundle', WEBHOOK_SERVICE_NAME: 'sr' }).webhook).toMatchObject({ port: 8443, registration: 'ca-bundle', serviceName: 'sr' });
   });
 
+  test('call counts reach pool status every 10 s per pool and 60 times a minute in all', () => {
+    expect(loadConfig([], {}).operator).toMatchObject({ statusCountsIntervalSeconds: 10, statusCountWritesPerMinute: 60 });
+  });
+
   test('the mode defaults to operator', () => {
     expect(loadConfig([], { POD_NAMESPACE: 'voice' }).mode).toBe('operator');
   });
@@ -107,6 +111,8 @@ describe('loadConfig', () => {
     [['operator'], { SHED_EVENT_LOOP_LAG_MS: 'fast' }, 'SHED_EVENT_LOOP_LAG_MS must be an integer, got "fast"'],
     [['operator'], { SHED_MAX_INFLIGHT_ALLOCATIONS: '-1' }, 'SHED_MAX_INFLIGHT_ALLOCATIONS must be between 0 and 1000000, got -1'],
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
+    [['operator'], { STATUS_COUNT_WRITES_PER_MINUTE: '0' }, 'STATUS_COUNT_WRITES_PER_MINUTE must be between 1 and 100000, got 0'],
+    [['operator'], { STATUS_COUNTS_INTERVAL_SECONDS: 'often' }, 'STATUS_COUNTS_INTERVAL_SECONDS must be an integer, got "often"'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });

@@ -64,9 +64,9 @@ describe('statusWrite', () => {
 
   test('a change of call counts alone waits for the interval since the last write', () => {
     expect(statusWrite(at(1, 2), at(2, 1), 10_000, 12_000, 5_000)).toBe('later');
-    expect(statusWrite(at(1, 2), at(2, 1), 10_000, 15_000, 5_000)).toBe('now');
-    // A replica that never wrote this pool's status (it just became leader) writes at once.
-    expect(statusWrite(at(1, 2), at(2, 1), undefined, 0, 5_000)).toBe('now');
+    expect(statusWrite(at(1, 2), at(2, 1), 10_000, 15_000, 5_000)).toBe('counts');
+    // A replica that never wrote this pool's status (it just became leader) need not wait for the pool's interval.
+    expect(statusWrite(at(1, 2), at(2, 1), undefined, 0, 5_000)).toBe('counts');
   });
 
   test('a change of conditions or pod counts is written at once, whatever the interval', () => {
