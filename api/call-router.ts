@@ -110,7 +110,7 @@ export class CallRouter {
     private readonly metrics: RouterMetrics,
     private readonly logger: Logger,
   ) {
-    this.clock = RedisClock.of(store.redis);
+    this.clock = RedisClock.of(store.redis, store.keys.deadlines);
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lua/redis-client.js';
 import { buildApp, type AppDeps } from '../api/app.js';
 import { CallRouter } from '../api/call-router.js';
 import { listen, type RunningServer } from '../api/http-server.js';
@@ -17,7 +17,7 @@ import { RoutingStore } from '../lua/routing-store.js';
 
 /** What every mode shares: Redis, the routing store, metrics, the allocator and its HTTP server. */
 export interface RouterRuntime {
-  redis: Redis;
+  redis: RedisClient;
   store: RoutingStore;
   metrics: RouterMetrics;
   router: CallRouter;
@@ -29,7 +29,7 @@ export interface RouterRuntime {
 /** Connects to Redis and claims the installation's key prefix; another installation's prefix stops the process. */
 export async function openRouterRuntime(config: Config, installation: Installation, logger: Logger): Promise<RouterRuntime> {
   const credentials = openCredentials(config, logger);
-  const redis = createRedisClient(config.redisUrl, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }), redisTlsOptions(config.redisTls));
+  const redis = createRedisClient(config.redis, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }), redisTlsOptions(config.redisTls));
   await connectRedis(redis, 30_000);
   const store = new RoutingStore(redis, installation.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
   const claim = await store.claimOwner(installation.id);
@@ -39,7 +39,7 @@ export async function openRouterRuntime(config: Config, installation: Installati
   }
   logger.info(claim.outcome === 'claimed' ? 'key prefix claimed' : 'key prefix owned by this installation', { key_prefix: installation.keyPrefix, installation: installation.id });
   // Measured now, so the first allocation does not spend its deadline on the clock.
-  await RedisClock.of(redis).measure();
+  await RedisClock.of(redis, store.keys.deadlines).measure();
   const metrics = new RouterMetrics(store);
   const loopWatch = new EventLoopWatch().start();
   const overload = new OverloadGuard(loopWatch, config.shedding);

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KEY_PREFIX_PATTERN } from './installation.js';
+import { redisTargetFrom, redisTargetUsesTls, type RedisTarget } from './redis-target.js';
 import { checkWsUrlTemplate } from './ws-url.js';
 
 /**
@@ -11,8 +12,9 @@ export interface Config {
   mode: 'operator' | 'standalone';
   host: string;
   port: number;
-  redisUrl: string;
-  /** Files for rediss://: a private CA, and a client certificate and key when Redis asks for one. */
+  /** One Redis (REDIS_URL), a Sentinel-managed one (REDIS_SENTINELS) or a Cluster (REDIS_CLUSTER_NODES). */
+  redis: RedisTarget;
+  /** Files for TLS (rediss:// or REDIS_TLS=true): a private CA, and a client certificate and key when Redis asks for one. */
   redisTls: { caFile?: string; certFile?: string; keyFile?: string; servername?: string };
   /** Longest a Redis command may take before the request answers 503. */
   redisCommandTimeoutMs: number;
@@ -339,15 +341,17 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
   if (wsUrlTemplate.includes('{token}') && !wsTokenSecret) throw new ConfigError('WS_URL_TEMPLATE has {token}: set WS_TOKEN_SECRET, the secret the voice agents verify it with');
   if (wsTokenSecret && !wsUrlTemplate.includes('{token}')) throw new ConfigError('WS_TOKEN_SECRET is set but WS_URL_TEMPLATE has no {token}: the agents would get no token to verify');
   if (wsTokenSecret && wsTokenSecret.length < 32) throw new ConfigError('WS_TOKEN_SECRET must be at least 32 characters (for example: openssl rand -hex 32)');
-  const redisUrl = flags['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+  const urlFlag = flags['redis-url'] !== undefined;
+  const redis = redisTargetFrom(urlFlag ? flags['redis-url'] : env.REDIS_URL, urlFlag ? '--redis-url' : 'REDIS_URL', env);
   const redisTls = {
     caFile: env.REDIS_TLS_CA_FILE || undefined,
     certFile: env.REDIS_TLS_CERT_FILE || undefined,
     keyFile: env.REDIS_TLS_KEY_FILE || undefined,
     servername: env.REDIS_TLS_SERVERNAME || undefined,
   };
-  if (Object.values(redisTls).some(Boolean) && !redisUrl.startsWith('rediss://')) throw new ConfigError('REDIS_TLS_* settings need a rediss:// REDIS_URL');
+  if (Object.values(redisTls).some(Boolean) && !redisTargetUsesTls(redis)) {
+    throw new ConfigError(redis.kind === 'url' ? 'REDIS_TLS_* settings need a rediss:// REDIS_URL' : 'REDIS_TLS_* settings need REDIS_TLS=true (or REDIS_SENTINEL_TLS=true)');
+  }
   if (Boolean(redisTls.certFile) !== Boolean(redisTls.keyFile)) throw new ConfigError('REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together (a client certificate and its key)');
   const defaultTier = env.DEFAULT_TIER || 'standard';
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(defaultTier)) throw new ConfigError(`DEFAULT_TIER must be a lowercase DNS label, got ${JSON.stringify(defaultTier)}`);
@@ -378,7 +382,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     mode,
     host: env.HOST || '0.0.0.0',
     port: int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
-    redisUrl,
+    redis,
     redisTls,
     redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', env.REDIS_COMMAND_TIMEOUT_MS, 1000, 10, 60000),
     keyPrefix: keyPrefixFrom(flags['key-prefix'] !== undefined ? '--key-prefix' : 'KEY_PREFIX', flags['key-prefix'] ?? env.KEY_PREFIX),

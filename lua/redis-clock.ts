@@ -1,5 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+
+/** TIME inside a script: a script with a key runs on the node that owns the key's slot. */
+const TIME_ON_SLOT = "return redis.call('TIME')";
 
 /** One TIME round trip: Redis's clock against ours, and how sure we are. */
 export interface ClockSample {
@@ -27,21 +31,28 @@ export function sampleFrom(sentAt: number, receivedAt: number, redisTime: readon
  * The offset is measured again every `maxAgeMs` (a Redis clock step is
  * picked up then) and after every reconnect (Redis may have failed over to
  * a host with another clock).
+ * On a Redis Cluster, TIME without a key would go to any node; the clock is
+ * read by a script keyed like the routing state, on the node that runs the
+ * allocate script.
  */
 export class RedisClock {
-  private static readonly clocks = new WeakMap<Redis, RedisClock>();
+  private static readonly clocks = new WeakMap<RedisClient, RedisClock>();
   private sample: ClockSample | undefined;
   private sampling: Promise<ClockSample> | undefined;
 
-  /** The clock of one client: everything that shares the connection shares the measurement. */
-  static of(redis: Redis): RedisClock {
+  /**
+   * The clock of one client: everything that shares the connection shares the
+   * measurement. `slotKey`: a key in the routing state's slot (for a Cluster).
+   */
+  static of(redis: RedisClient, slotKey: string): RedisClock {
     let clock = RedisClock.clocks.get(redis);
-    if (!clock) RedisClock.clocks.set(redis, (clock = new RedisClock(redis)));
+    if (!clock) RedisClock.clocks.set(redis, (clock = new RedisClock(redis, slotKey)));
     return clock;
   }
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
+    private readonly slotKey: string,
     private readonly maxAgeMs = 5000,
   ) {
     redis.on('ready', () => {
@@ -55,7 +66,7 @@ export class RedisClock {
       let best: ClockSample | undefined;
       for (let i = 0; i < rounds; i++) {
         const sentAt = performance.now();
-        const time = (await this.redis.time()) as unknown as [string, string];
+        const time = (this.redis instanceof Cluster ? await this.redis.eval(TIME_ON_SLOT, 1, this.slotKey) : await this.redis.time()) as unknown as [string, string];
         const s = sampleFrom(sentAt, performance.now(), time);
         if (!best || s.uncertaintyMs < best.uncertaintyMs) best = s;
       }

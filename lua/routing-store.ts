@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { Pool } from '../core/pool-types.js';
 import type { RetireCandidate } from '../core/scale-down-order.js';
 import { routingKeys, type RoutingKeys } from './keys.js';
@@ -214,7 +214,7 @@ export class RoutingStore {
   private term = '0';
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     prefix: string,
     options: Partial<RoutingStoreOptions> = {},
   ) {

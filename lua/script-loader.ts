@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { packageRoot } from '../core/paths.js';
 
 export const LUA_DIR = join(packageRoot, 'lua');
@@ -40,7 +40,7 @@ export function loadLuaCommands(dir: string = LUA_DIR): LuaCommand[] {
 }
 
 /** Defines every command on the client; ioredis then runs them by EVALSHA. */
-export function defineLuaCommands(redis: Redis): void {
+export function defineLuaCommands(redis: RedisClient): void {
   for (const command of loadLuaCommands()) {
     // A command named like a client member (status, quit, ...) would replace it.
     if (command.name in redis && !(redis as unknown as Record<string, unknown>)[`${command.name}Buffer`]) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { RoutingKeys } from './keys.js';
 
 /**
@@ -11,7 +11,7 @@ import type { RoutingKeys } from './keys.js';
  */
 export class WebhookNonces {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RoutingKeys,
   ) {}
 

@@ -11,4 +11,4 @@ export interface LocalRedis {
 }
 export function freePort(): Promise<number>;
 /** A redis-server of its own in a temp dir, AOF on unless told otherwise. */
-export function launchRedis(options?: { port?: number; appendonly?: boolean }): Promise<LocalRedis>;
+export function launchRedis(options?: { port?: number; appendonly?: boolean; args?: string[] }): Promise<LocalRedis>;

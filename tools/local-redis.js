@@ -39,7 +39,7 @@ async function waitForPort(port, child, deadlineMs) {
 /**
  * A redis-server of its own, with AOF on (as production runs it) unless told
  * otherwise, in a temp dir. stop() ends it; start() brings it back on the
- * same port and data.
+ * same port and data. `args`: more redis-server flags (--replicaof, --cluster-enabled ...).
  */
 export async function launchRedis(options = {}) {
   const appendonly = options.appendonly ?? true;
@@ -53,14 +53,14 @@ export async function launchRedis(options = {}) {
     async start() {
       child = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'everysec'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'everysec', ...(options.args ?? [])],
         { stdio: 'ignore' },
       );
       await waitForPort(port, child, 10_000);
     },
     async stop(signal = 'SIGTERM') {
       const c = child;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill(signal);
       await exited;

@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       mode: 'standalone',
       port: 8080,
-      redisUrl: 'redis://127.0.0.1:6379',
+      redis: { kind: 'url', url: 'redis://127.0.0.1:6379' },
       callTombstoneSeconds: 3600,
       shedding: { maxInflightAllocations: 256, eventLoopLagMs: 100 },
       wsUrlTemplate: 'wss://localhost/ws/pod/{pod}/{call_sid}',
@@ -31,7 +31,7 @@ describe('loadConfig', () => {
 
   test('flags win over the environment', () => {
     const config = loadConfig(['standalone', '--config=a.yaml', '--port', '9000', '--redis-url', 'redis://r:1'], { PORT: '7000', REDIS_URL: 'redis://x:2' });
-    expect(config).toMatchObject({ port: 9000, redisUrl: 'redis://r:1' });
+    expect(config).toMatchObject({ port: 9000, redis: { kind: 'url', url: 'redis://r:1' } });
   });
 
   test('every flag reaches its setting, as --name value or --name=value', () => {
