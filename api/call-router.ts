@@ -10,6 +10,7 @@ import { RedisClock } from '../lua/redis-clock.js';
 import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
 import { CallEndedError, DeadlineExceededError, OverloadedError, StoreUnavailableError } from './errors.js';
 import type { OverloadGuard } from './overload-guard.js';
+import { ReconnectUndo } from './reconnect-undo.js';
 import type { RouterMetrics } from './metrics.js';
 
 export interface AllocateCallRequest {
@@ -100,6 +101,7 @@ export class CallRouter {
   private loading: Promise<PoolsView> | undefined;
   private readonly clock: RedisClock;
   private readonly timeoutMs: number;
+  private readonly reconnectUndo: ReconnectUndo;
   /** Attempt tokens: this process's random prefix and a counter, unique without a syscall per request. */
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private attempts = 0;
@@ -112,6 +114,7 @@ export class CallRouter {
   ) {
     this.clock = RedisClock.of(store.redis, store.keys.deadlines);
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.reconnectUndo = new ReconnectUndo(store, logger);
   }
 
   private loadPools(): Promise<PoolsView> {
@@ -202,9 +205,13 @@ export class CallRouter {
       outcome = await beforeDeadline(sent, deadline, () => new Error(`no answer from Redis within ${this.timeoutMs} ms`));
     } catch (err) {
       // Sent after the allocate on the same connection, Redis runs it after:
-      // it frees the slot if the allocate took one. Nothing to send when the
-      // connection is gone: what was not run by then runs past its deadline.
+      // it frees the slot if the allocate took one. When the connection is
+      // gone, what was not run by then runs past its deadline and takes
+      // nothing, but what ran and lost its reply holds a slot: undo it once
+      // Redis is back (after a failover, on the new master). A command that
+      // was never written needs no undo.
       if (this.store.redis.status === 'ready') void this.undo(request.callSid, token);
+      else if (!/isn't writeable|isn't ready/.test((err as Error).message)) this.reconnectUndo.add(request.callSid, token);
       throw new StoreUnavailableError(err);
     }
     // A client that left while Redis worked (or before the router read its

@@ -16,12 +16,13 @@
   ARGV[5] deadline, Redis time in ms (TIME): past it the router has already
           answered (or will answer) 503, so nothing may be taken
   ARGV[6] attempt token, recorded on a new call so the router that gave up
-          on this attempt can undo exactly it (see abandon-2.lua)
+          on this attempt can undo exactly it (see abandon-2.lua); cleared
+          when another attempt finds the call existing
   ARGV[7..] route: pool names, in the order to try them
 
   Returns
     { 'late' }                  Redis ran the script after its deadline: nothing read or taken
-    { 'existing', pod, pool }   the call already had a slot; nothing changed
+    { 'existing', pod, pool }   the call already had a slot; no attempt can undo it any more
     { 'allocated', pod, pool }  a new slot was taken
     { 'ended', reason, ended_ms } the call ended a moment ago (its tombstone,
                                 see includes/end-call.lua): nothing taken
@@ -38,8 +39,11 @@ if nowMs() > tonumber(ARGV[5]) then
   return { 'late' }
 end
 
-local existing = redis.call('HMGET', KEYS[1], 'pod', 'pool')
+local existing = redis.call('HMGET', KEYS[1], 'pod', 'pool', 'attempt')
 if existing[1] then
+  -- The call is handed to a client now: no earlier attempt may undo it
+  -- (an abandon sent late, after a reconnect, must not end a held call).
+  if existing[3] and existing[3] ~= '' then redis.call('HSET', KEYS[1], 'attempt', '') end
   return { 'existing', existing[1], existing[2] }
 end
 

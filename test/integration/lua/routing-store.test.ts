@@ -65,9 +65,7 @@ describe('deadlines and abandoned attempts', () => {
     const before = await dump(store);
     const deadline = (await redisNowMs()) + 60_000;
     expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'mine' })).toMatchObject({ kind: 'allocated' });
-    // Another attempt for the same call found it allocated: undoing that one changes nothing.
-    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'other' })).toMatchObject({ kind: 'existing' });
-    expect(await store.abandon('x', 'other')).toBe(false);
+    expect(await store.abandon('x', 'someone-else')).toBe(false);
     expect(await store.call('x')).not.toBeNull();
     expect(await store.abandon('x', 'mine')).toBe(true);
     expect(await dump(store)).toEqual(before);
@@ -75,6 +73,17 @@ describe('deadlines and abandoned attempts', () => {
     // The call is not over: its retry is served.
     expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'retry' })).toMatchObject({ kind: 'allocated' });
     expect(await store.abandon('y', 'never-sent')).toBe(false);
+  });
+
+  test('once another attempt was handed the call, no undo frees it, however late it comes', async () => {
+    await store.syncPool(pool('p', { capacity: 1 }), [member('a')]);
+    const deadline = (await redisNowMs()) + 60_000;
+    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'first' })).toMatchObject({ kind: 'allocated' });
+    // A retry (the first answer was lost) finds the call: its client now holds it.
+    expect(await store.allocate('x', ['p'], await version(), '', { deadlineRedisMs: deadline, token: 'retry' })).toMatchObject({ kind: 'existing' });
+    expect(await store.abandon('x', 'retry')).toBe(false);
+    expect(await store.abandon('x', 'first')).toBe(false);
+    expect(await store.call('x')).toMatchObject({ pod: 'a' });
   });
 });
 
