@@ -39,7 +39,7 @@ describe('loadConfig', () => {
       ['operator', '--kubeconfig', '/k', '--namespace=voice', '--port', '9000', '--redis-url', 'redis://r:1', '--key-prefix', 'sr', '--log-level=debug', '--webhook-port', '9443'],
       {},
     );
-    expect(config).toMatchObject({ mode: 'operator', port: 9000, redisUrl: 'redis://r:1', keyPrefix: 'sr', logLevel: 'debug' });
+    expect(config).toMatchObject({ mode: 'operator', port: 9000, redis: { kind: 'url', url: 'redis://r:1' }, keyPrefix: 'sr', logLevel: 'debug' });
     expect(config.operator).toMatchObject({ kubeconfig: '/k', namespace: 'voice' });
     expect(config.webhook.port).toBe(9443);
     // A value may hold "=" and may follow the mode or come before it; the last of a repeated flag wins.
