@@ -56,6 +56,7 @@ demo-operator: deps build ## The same in operator mode, on the local control pla
 
 bench: deps build cluster-up ## Benchmarks, with baselines measured in the same run (allocator, then operator on the local cluster)
 	node dist/bench/run.js
+	node dist/bench/soak.js
 	node dist/bench/redis-cost.js
 	node dist/bench/eviction-webhook.js
 	node dist/bench/operator-converge.js

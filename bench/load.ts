@@ -175,21 +175,37 @@ export interface OverloadResult {
   mix: Map<string, number>;
   /** Calls answered 200, all released again by the end. */
   known: number;
+  /** The call_sids the client gave up on: a slot left behind is one of these, or a defect. */
+  gaveUp: Set<string>;
   releaseFailures: number;
+}
+
+/** The error of a JSON answer, or undefined when the body is not a JSON object. */
+function jsonAnswer(text: string): { success?: unknown; error?: unknown; pod_name?: unknown } | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    return body !== null && typeof body === 'object' ? (body as { error?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Open-loop allocations at a fixed rate, as callers that give up after
  * `timeoutMs` would send them (and never release what they were not told
- * about). Every call answered 200 is released once answered.
+ * about). Every call answered 200 is released once answered, through the
+ * router that allocated it. Given several clients (one per router), calls
+ * go to each in turn. An answer whose body is not the JSON its status
+ * promises is counted as "<status> not JSON".
  */
-export async function openLoopOverload(client: HttpClient, paths: { allocate: string; release: string }, perSecond: number, durationMs: number, timeoutMs: number): Promise<OverloadResult> {
+export async function openLoopOverload(clients: HttpClient | HttpClient[], paths: { allocate: string; release: string }, perSecond: number, durationMs: number, timeoutMs: number): Promise<OverloadResult> {
   const answered = new Latencies();
   const allocated = new Latencies();
   const mix = new Map<string, number>();
   const count = (key: string) => mix.set(key, (mix.get(key) ?? 0) + 1);
   const run = Math.random().toString(36).slice(2, 8);
   let known = 0;
+  const gaveUp = new Set<string>();
   let releaseFailures = 0;
   const inflight: Promise<void>[] = [];
   const started = now();
@@ -199,15 +215,22 @@ export async function openLoopOverload(client: HttpClient, paths: { allocate: st
     const wait = due - now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const sid = `overload-${run}-${i}`;
+    const client = Array.isArray(clients) ? (clients[i % clients.length] as HttpClient) : clients;
     inflight.push(
       (async () => {
         const t0 = now();
         const a = await client.exchange(paths.allocate, { call_sid: sid }, timeoutMs);
         if (a === 'timeout') {
           count('client gave up');
+          gaveUp.add(sid);
           return;
         }
         answered.add(now() - t0);
+        const body = jsonAnswer(a.text);
+        if (a.status === 200 && (body?.success !== true || typeof body.pod_name !== 'string')) {
+          count('200 not JSON');
+          return;
+        }
         if (a.status === 200) {
           allocated.add(now() - t0);
           count('200');
@@ -215,7 +238,8 @@ export async function openLoopOverload(client: HttpClient, paths: { allocate: st
           // Released until Redis confirms: a known call must never be left behind by the benchmark itself.
           for (let attempt = 0; ; attempt++) {
             const r = await client.exchange(paths.release, { call_sid: sid }, 10_000);
-            if (r !== 'timeout' && r.status === 200) break;
+            // A 404 after an attempt whose answer was lost: that attempt released it (a second release is 404).
+            if (r !== 'timeout' && (r.status === 200 || (attempt > 0 && r.status === 404))) break;
             if (attempt === 20) {
               releaseFailures++;
               break;
@@ -224,16 +248,10 @@ export async function openLoopOverload(client: HttpClient, paths: { allocate: st
           }
           return;
         }
-        let error = '';
-        try {
-          error = String((JSON.parse(a.text) as { error?: string }).error ?? '');
-        } catch {
-          // not JSON
-        }
-        count(`${a.status} ${error}`.trim());
+        count(typeof body?.error === 'string' ? `${a.status} ${body.error}` : `${a.status} not JSON`);
       })(),
     );
   }
   await Promise.all(inflight);
-  return { achieved: total / ((now() - started) / 1000), answered, allocated, mix, known, releaseFailures };
+  return { achieved: total / ((now() - started) / 1000), answered, allocated, mix, known, gaveUp, releaseFailures };
 }

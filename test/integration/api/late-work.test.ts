@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { silentLogger } from '../../../core/logger.js';
 import { connectRedis, createRedisClient } from '../../../lua/redis-client.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
+import { auditSlots } from '../../../lua/slot-audit.js';
 import { launchRedis, type TestRedisServer } from '../../support/redis-server.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { pool, routerApp } from '../../support/routing.js';
@@ -87,6 +88,8 @@ test('Redis paused 3 s under load: calls answered 200, once released, leave zero
     const status = await store.status();
     expect(status.active_calls).toBe(0);
     expect(status.pools.standard!.free_slots).toBe(PODS * CAPACITY);
+    // Not only the counters: no pod's call set, score or call record holds anything either.
+    expect(await auditSlots(redis, 'paused')).toEqual({ callRecords: 0, deadlines: 0, poolCalls: 0, poolBusy: 0, poolFreeShort: 0, podCallSets: 0, availScores: 0 });
   } finally {
     running = false;
     await http.close();
@@ -140,6 +143,7 @@ test('a router stopped past its clients’ timeout allocates nothing for them wh
     const left = (await store.status()).active_calls;
     if (left) console.log(stalled.output());
     expect(left).toBe(0);
+    expect(await auditSlots(redis, 'stall')).toEqual({ callRecords: 0, deadlines: 0, poolCalls: 0, poolBusy: 0, poolFreeShort: 0, podCallSets: 0, availScores: 0 });
   } finally {
     await Promise.all(routers.map((r) => r.stop('SIGKILL')));
   }
