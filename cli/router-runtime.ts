@@ -11,7 +11,8 @@ import type { Config } from '../core/config.js';
 import { ForeignInstallationError, type Installation } from '../core/installation.js';
 import type { Logger } from '../core/logger.js';
 import { flushTracing } from '../core/tracing.js';
-import { connectRedis, createRedisClient, redisTlsOptions } from '../lua/redis-client.js';
+import { connectRedis, createRedisClient } from '../lua/redis-client.js';
+import { RedisTlsReloader, redisTlsOptions } from '../lua/redis-tls-files.js';
 import { RedisClock } from '../lua/redis-clock.js';
 import { RoutingStore } from '../lua/routing-store.js';
 
@@ -29,7 +30,10 @@ export interface RouterRuntime {
 /** Connects to Redis and claims the installation's key prefix; another installation's prefix stops the process. */
 export async function openRouterRuntime(config: Config, installation: Installation, logger: Logger): Promise<RouterRuntime> {
   const credentials = openCredentials(config, logger);
-  const redis = createRedisClient(config.redis, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }), redisTlsOptions(config.redisTls));
+  const tls = redisTlsOptions(config.redisTls);
+  const redis = createRedisClient(config.redis, config.redisCommandTimeoutMs, logger.child({ component: 'redis' }), tls);
+  // Rotated certificates reach the next connection; the timer is unref'd and dies with the process.
+  if (tls && RedisTlsReloader.needed(config.redisTls)) new RedisTlsReloader(tls, config.redisTls, logger.child({ component: 'redis' })).start();
   await connectRedis(redis, 30_000);
   const store = new RoutingStore(redis, installation.keyPrefix, { tombstoneSeconds: config.callTombstoneSeconds });
   const claim = await store.claimOwner(installation.id);

@@ -1,35 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis } from 'ioredis';
-import { ConfigError } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import type { RedisTarget } from '../core/redis-target.js';
 
 /** A client of one Redis (direct or through Sentinel) or of a Redis Cluster: the commands the routing store uses are the same. */
 export type RedisClient = Redis | Cluster;
-
-/**
- * TLS options for rediss:// from files: a private CA (instead of the system's),
- * a client certificate and key. Read once at start; an unreadable file stops
- * the process naming its variable.
- */
-export function redisTlsOptions(files: { caFile?: string; certFile?: string; keyFile?: string; servername?: string }): ConnectionOptions | undefined {
-  if (!files.caFile && !files.certFile && !files.servername) return undefined;
-  const read = (variable: string, file: string | undefined) => {
-    if (!file) return undefined;
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new ConfigError(`${variable}: cannot read ${file}: ${(err as Error).message}`);
-    }
-  };
-  return {
-    ca: read('REDIS_TLS_CA_FILE', files.caFile),
-    cert: read('REDIS_TLS_CERT_FILE', files.certFile),
-    key: read('REDIS_TLS_KEY_FILE', files.keyFile),
-    servername: files.servername,
-  };
-}
 
 /**
  * The one place Redis clients are made. A client fails fast instead of queueing: while Redis is down a
