@@ -129,3 +129,20 @@ test('a request timeout shorter than the header timeout is refused at install, n
   );
   expect(err).toContain('config.http.headersTimeoutSeconds must not exceed config.http.requestTimeoutSeconds');
 });
+
+test('a Sentinel-managed Redis or a Redis Cluster replaces the URL, with credentials from the Secret and TLS as set', async () => {
+  const sentinel = await routerEnv(['redis.url=', 'redis.sentinel.hosts={s-0.s:26379,s-1.s:26379}', 'redis.sentinel.masterName=routing', 'redis.existingSecret=rs', 'redis.tls.enabled=true', 'redis.tls.existingSecret=rt']);
+  const names = sentinel.vars.map((v) => v.name);
+  expect(names).not.toContain('REDIS_URL');
+  expect(sentinel.vars.find((v) => v.name === 'REDIS_PASSWORD')).toMatchObject({ valueFrom: { secretKeyRef: { name: 'rs', key: 'password', optional: true } } });
+  const env = literalValues(sentinel.vars);
+  expect(env).toMatchObject({ REDIS_SENTINELS: 's-0.s:26379,s-1.s:26379', REDIS_SENTINEL_MASTER: 'routing', REDIS_TLS: 'true' });
+  expect(loadConfig(['operator'], { ...env, REDIS_PASSWORD: 'p' }).redis).toMatchObject({ kind: 'sentinel', masterName: 'routing', tls: true, sentinelTls: true, auth: { password: 'p' } });
+  const cluster = literalValues((await routerEnv(['redis.url=', 'redis.cluster.nodes={c-0:6379}'])).vars);
+  expect(loadConfig(['operator'], cluster).redis).toEqual({ kind: 'cluster', nodes: [{ host: 'c-0', port: 6379 }], auth: {}, tls: false });
+  const refused = await routerEnv(['redis.sentinel.hosts={s:26379}', 'redis.sentinel.masterName=m']).then(
+    () => '',
+    (e: { stderr: string }) => e.stderr,
+  );
+  expect(refused).toContain('redis.url and redis.sentinel.hosts exclude each other');
+});
