@@ -49,7 +49,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const clients = kubeClients(kc, metrics, REQUEST_TIMEOUT_MS);
   // A lease request that outlives the renew deadline is worthless: give up on it then.
   const leaseClients = kubeClients(kc, metrics, config.operator.renewDeadlineSeconds * 1000);
-  const events = new EventRecorder(clients.core, namespace, config.operator.identity, log.child({ component: 'events' }));
+  const events = new EventRecorder(clients.core, namespace, config.operator.identity, log.child({ component: 'events' }), metrics);
 
   let elector: LeaderElector | undefined;
   let loop: ReconcileLoop | undefined;
@@ -69,7 +69,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   );
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
   );
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.

@@ -1,6 +1,7 @@
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import { POOL_API_GROUP, POOL_API_VERSION, POOL_KIND } from '../core/pool-types.js';
 import type { Logger } from '../core/logger.js';
+import type { WriteFailureSink } from './operator-metrics.js';
 
 export const REPORTING_CONTROLLER = 'smartrouter.io/operator';
 
@@ -21,6 +22,7 @@ export class EventRecorder {
     private readonly namespace: string,
     private readonly instance: string,
     private readonly logger: Logger,
+    private readonly failures?: WriteFailureSink,
   ) {}
 
   async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -49,6 +51,7 @@ export class EventRecorder {
     try {
       await this.api.createNamespacedEvent({ namespace: this.namespace, body: event });
     } catch (err) {
+      this.failures?.writeFailed('event', err);
       this.logger.warn('could not record event', { reason, target: target.name, error: (err as Error).message });
     }
   }

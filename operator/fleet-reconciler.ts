@@ -8,6 +8,7 @@ import { readFleetView, type FleetView } from './fleet-view.js';
 import type { FleetInformers } from './informers.js';
 import type { KubeClients } from './kube-client.js';
 import { LatestJobRunner } from './latest-job-runner.js';
+import type { WriteFailureSink } from './operator-metrics.js';
 import { PodMetadataWriter } from './pod-metadata-writer.js';
 import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
 import type { PoolObservation } from './pool-status.js';
@@ -47,6 +48,8 @@ export interface ReconcilerDeps {
   scalingOf?(pool: string): PoolObservation['scaling'];
   /** Pods busy before a loss of routing state, held out for a while. */
   grace?: LostStateGrace;
+  /** Counts the pod patches and status writes the API server did not take. */
+  writeFailures?: WriteFailureSink;
 }
 
 interface ApiWriteJob {
@@ -86,8 +89,8 @@ export class FleetReconciler {
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     const evidence = apiServerEvidence(deps.clients.core, options.namespace, () => deps.informers.watchesUp());
     this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs, grace: deps.grace }, evidence);
-    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry });
-    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf });
+    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry }, deps.writeFailures);
+    this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf }, deps.writeFailures);
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));
   }
 

@@ -78,3 +78,32 @@ export function kubeClients(kc: KubeConfig, metrics: OperatorMetrics, timeoutMs:
 export function statusCode(err: unknown): number | undefined {
   return (err as { code?: number } | null)?.code;
 }
+
+/** The API server's Status reason for each status code it answers a refused write with. */
+const STATUS_REASONS: Readonly<Record<number, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  410: 'Expired',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/**
+ * Why an API call failed, as a metric label of few values: the Status
+ * reason of its HTTP status, ClientError or ServerError for a status not
+ * listed, Unreachable when no answer came (refused, reset, timed out).
+ * Network errors carry a string code (ECONNREFUSED), never a number.
+ */
+export function failureReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number') return 'Unreachable';
+  return STATUS_REASONS[code] ?? (code >= 500 ? 'ServerError' : 'ClientError');
+}

@@ -1,17 +1,27 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PoolStatus } from '../core/pool-types.js';
+import { failureReason } from './kube-client.js';
+
+/** What a failed write of one object was writing: a pod's metadata, a pool's status, an Event. */
+export type ObjectWriteKind = 'pod' | 'pool_status' | 'event';
+
+/** Where a writer reports an object it could not write. */
+export interface WriteFailureSink {
+  writeFailed(kind: ObjectWriteKind, err: unknown): void;
+}
 
 /** The pools as this replica's cache holds them, for the condition gauge. */
 export type PoolStatusSource = () => Array<{ name: string; status: PoolStatus | undefined }>;
 
 /** The operator's own metrics, on the router's registry so one /metrics shows both. */
-export class OperatorMetrics {
+export class OperatorMetrics implements WriteFailureSink {
   readonly kubeRequests: Counter<'verb' | 'resource'>;
   readonly reconciles: Counter<'result'>;
   readonly reconcileSeconds: Histogram;
   readonly lastReconcileSuccess: Gauge;
   readonly leader: Gauge;
   readonly fencedWrites: Counter;
+  readonly writeFailures: Counter<'kind' | 'reason'>;
   readonly watchUp: Gauge<'resource'>;
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
@@ -87,6 +97,12 @@ export class OperatorMetrics {
       help: 'Writes of this replica that Redis refused because a later leader term has begun there (a former leader that did not yet know it): each makes the replica stop leading.',
       registers: [registry],
     });
+    this.writeFailures = new Counter({
+      name: 'smart_router_operator_write_failures_total',
+      help: "Writes of one object the API server did not take, by kind (pod: a pod's pool label, call annotations or retiring mark; pool_status: a VoiceAgentPool's status; event: an Event) and reason (the Status reason: Forbidden, Invalid, Conflict, TooManyRequests, InternalError, ...; Unreachable when no answer came). Pods and statuses are retried one by one with backoff; Events are not. A write to an object deleted meanwhile is not counted.",
+      labelNames: ['kind', 'reason'] as const,
+      registers: [registry],
+    });
     this.watchUp = new Gauge({
       name: 'smart_router_informer_watch_up',
       help: '1 while the watch of this resource (pods, voiceagentpools) runs; 0 while it is down and restarting. While any is 0 the leader ends no call.',
@@ -125,6 +141,10 @@ export class OperatorMetrics {
         }
       },
     });
+  }
+
+  writeFailed(kind: ObjectWriteKind, err: unknown): void {
+    this.writeFailures.inc({ kind, reason: failureReason(err) });
   }
 
   /** Where the pool condition gauge reads the pools from: the informer cache, filled on every replica. */

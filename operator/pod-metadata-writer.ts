@@ -6,6 +6,7 @@ import type { FleetView } from './fleet-view.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import { forEachLimited } from './limited-concurrency.js';
 import { ObjectBackoff } from './object-backoff.js';
+import type { WriteFailureSink } from './operator-metrics.js';
 import { WrittenMemory } from './written-memory.js';
 import { applyPodMetadataPatch, currentPodMetadata, desiredPodMetadata, podMetadataPatch, type PodMetadata, type PodMetadataPatch } from './pod-metadata.js';
 
@@ -45,6 +46,7 @@ export class PodMetadataWriter {
     private readonly events: EventRecorder,
     private readonly logger: Logger,
     private readonly options: PodMetadataOptions,
+    private readonly failures?: WriteFailureSink,
   ) {
     this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
   }
@@ -100,6 +102,7 @@ export class PodMetadataWriter {
         writtenAs = (await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch))?.metadata?.resourceVersion;
       } catch (err) {
         if (statusCode(err) === 404) return; // deleted meanwhile
+        this.failures?.writeFailed('pod', err);
         const { delayMs, failures } = this.backoff.failed(name, version, Date.now());
         this.logger.warn('pod patch failed; retrying this pod alone', { pod: name, error: (err as Error).message, status: statusCode(err), retry_in_ms: delayMs, failures });
         if (failures === 1) void this.events.record({ kind: 'Pod', name, uid: pod.metadata?.uid }, 'Warning', 'PodPatchFailed', `could not write ${describePatch(patch)}: ${(err as Error).message}`);

@@ -7,6 +7,7 @@ import type { FleetView } from './fleet-view.js';
 import type { VoiceAgentPoolObject } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import { ObjectBackoff } from './object-backoff.js';
+import type { WriteFailureSink } from './operator-metrics.js';
 import { degradedTransition, desiredPoolStatus, statusWrite, type PoolObservation } from './pool-status.js';
 import { StatusWriteBudget } from './status-write-budget.js';
 import { WrittenMemory } from './written-memory.js';
@@ -50,6 +51,7 @@ export class PoolStatusWriter {
     private readonly events: EventRecorder,
     private readonly logger: Logger,
     private readonly options: PoolStatusOptions,
+    private readonly failures?: WriteFailureSink,
   ) {
     this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
     this.budget = new StatusWriteBudget(options.statusCountWritesPerMinute);
@@ -114,6 +116,7 @@ export class PoolStatusWriter {
         writtenAs = (written as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
       } catch (err) {
         if (statusCode(err) === 404) continue; // deleted meanwhile
+        this.failures?.writeFailed('pool_status', err);
         const { delayMs, failures } = this.backoff.failed(name, version, this.now());
         this.logger.warn('pool status write failed; retrying this pool alone', { pool: name, error: (err as Error).message, status: statusCode(err), retry_in_ms: delayMs, failures });
         continue;

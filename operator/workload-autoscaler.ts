@@ -298,6 +298,7 @@ export class WorkloadAutoscaler {
       try {
         ok = await this.markRetiring(pod, at);
       } catch (err) {
+        metrics.writeFailed('pod', err);
         logger.warn('could not mark a retiring pod; giving it back', { pool: pool.name, pod, error: (err as Error).message });
       }
       if (ok) marked.push(pod);

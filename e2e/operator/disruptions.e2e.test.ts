@@ -136,6 +136,8 @@ spec:
     const refusals = () => op.output().split('\n').filter((l) => l.includes('pod patch failed') && l.includes(`"pod":"${victim}"`)).length;
     await waitFor('the victim pod patch refused by the policy', async () => refusals() > 0, 60_000, 250);
     await waitForEvent(ns(), victim, 'PodPatchFailed', /deletion-cost/);
+    // Counted as well, with the reason the API server gave (a policy's denial is Invalid unless it says otherwise).
+    expect(await (await fetch(`${op.url}/metrics`)).text()).toMatch(/^smart_router_operator_write_failures_total\{kind="pod",reason="Invalid"\} [1-9]/m);
 
     const others = pods.filter((p) => p !== victim).slice(0, 3);
     const fromReturn: number[] = [];

@@ -10,6 +10,7 @@ import type { LostStateGrace } from '../../core/lost-state-grace.js';
 import type { PoolSpec } from '../../core/pool-types.js';
 import { EventRecorder } from '../../operator/events.js';
 import { FleetReconciler } from '../../operator/fleet-reconciler.js';
+import type { WriteFailureSink } from '../../operator/operator-metrics.js';
 import type { FleetInformers, VoiceAgentPoolObject } from '../../operator/informers.js';
 import type { KubeClients } from '../../operator/kube-client.js';
 import type { RoutingStore } from '../../lua/routing-store.js';
@@ -191,14 +192,14 @@ export interface ReconcilerHarness {
 }
 
 /** A reconciler over the fake fleet and a real routing store, leading. */
-export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; statusCountWritesPerMinute?: number; now?: () => number; grace?: LostStateGrace } = {}): ReconcilerHarness {
+export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; statusCountWritesPerMinute?: number; now?: () => number; grace?: LostStateGrace; writeFailures?: WriteFailureSink } = {}): ReconcilerHarness {
   const clients = fleet.clients();
   const logger = silentLogger();
   const metrics = new RouterMetrics(store);
-  const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger);
+  const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger, opts.writeFailures);
   const requeues: number[] = [];
   const reconciler = new FleetReconciler(
-    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace },
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace, writeFailures: opts.writeFailures },
     // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
     { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, statusCountWritesPerMinute: opts.statusCountWritesPerMinute ?? 100_000, now: opts.now, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );

@@ -1,9 +1,11 @@
 // The reconciler's steps against a real Redis, with the pods and pools of an
 // in-memory fleet in place of the informer caches: plan, routing in Redis,
 // labels, status and Events, each checked where it lands.
+import { Registry } from 'prom-client';
 import { LostStateGrace } from '../../../core/lost-state-grace.js';
 import { POOL_LABEL } from '../../../core/pool-types.js';
 import type { RoutingStore } from '../../../lua/routing-store.js';
+import { OperatorMetrics } from '../../../operator/operator-metrics.js';
 import { FakeFleet, fakeFleetReconciler } from '../../support/fake-fleet.js';
 import { isolatedStore, sharedTestRedis } from '../../support/routing.js';
 
@@ -166,6 +168,39 @@ describe('one object failing never holds back another', () => {
     await run();
     expect(fleet.statusWrites.map((w) => w.pool)).toEqual(['two']);
     expect(['a', 'b'].map((p) => fleet.pods.get(p)!.metadata!.labels!['smartrouter.io/pool'])).toEqual(['one', 'two']);
+  });
+});
+
+describe('writes the API server does not take', () => {
+  test('are counted per object kind and reason, once per refused attempt, and not again once they go through', async () => {
+    const metrics = new OperatorMetrics(new Registry());
+    const failures = async () => Object.fromEntries((await metrics.writeFailures.get()).values.map((v) => [`${v.labels.kind}/${v.labels.reason}`, v.value]));
+    fleet.addPool('std', { replicas: 2, selector: { matchLabels: { team: 'std' } } });
+    fleet.addPool('gold', { replicas: 1, selector: { matchLabels: { team: 'gold' } } });
+    for (const name of ['a', 'b']) fleet.addPod(name, { labels: { team: 'std' } });
+    fleet.addPod('g', { labels: { team: 'gold' } });
+    fleet.rejectPodPatches.add('a'); // 403, as a policy denying it answers
+    fleet.rejectStatus.add('std'); // 422
+    fleet.rejectEvents = true; // 500
+    const { run } = fakeFleetReconciler(fleet, store, { writeFailures: metrics });
+    await run();
+    const first = await failures();
+    expect(first).toMatchObject({ 'pod/Forbidden': 1, 'pool_status/Invalid': 1 });
+    // PodAssigned for b and g, PodPatchFailed for a: every one refused.
+    expect(first['event/InternalError']).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(first).sort()).toEqual(['event/InternalError', 'pod/Forbidden', 'pool_status/Invalid']);
+    expect(fleet.statusWrites.map((w) => w.pool)).toEqual(['gold']);
+
+    // Nothing refused any more and the objects changed: written, and the counts stay where they were.
+    fleet.rejectPodPatches.clear();
+    fleet.rejectStatus.clear();
+    fleet.rejectEvents = false;
+    fleet.updatePod('a', (p) => (p.metadata!.annotations = { note: 'changed' }));
+    fleet.addPool('std', { replicas: 2, selector: { matchLabels: { team: 'std' } } }); // a new resourceVersion: retried at once
+    await run();
+    expect(fleet.pods.get('a')!.metadata!.labels![POOL_LABEL]).toBe('std');
+    expect(fleet.statusWrites.map((w) => w.pool)).toContain('std');
+    expect(await failures()).toEqual(first);
   });
 });
 

@@ -1,4 +1,4 @@
-import { describeRequest } from '../../../operator/kube-client.js';
+import { describeRequest, failureReason } from '../../../operator/kube-client.js';
 
 describe('describeRequest', () => {
   test.each([
@@ -12,5 +12,15 @@ describe('describeRequest', () => {
     ['GET', 'https://127.0.0.1:6443/api/v1/nodes', 'list', 'nodes'],
   ])('%s %s is %s %s', (method, url, verb, resource) => {
     expect(describeRequest(method, url)).toEqual({ verb, resource });
+  });
+});
+
+describe('failureReason', () => {
+  test("the API server's Status reason for its usual codes, a class for others, Unreachable without an answer", () => {
+    const withCode = (code: unknown) => Object.assign(new Error('refused'), { code });
+    expect([403, 404, 409, 422, 429, 500, 503, 504].map((code) => failureReason(withCode(code)))).toEqual(['Forbidden', 'NotFound', 'Conflict', 'Invalid', 'TooManyRequests', 'InternalError', 'ServiceUnavailable', 'Timeout']);
+    expect([418, 502].map((code) => failureReason(withCode(code)))).toEqual(['ClientError', 'ServerError']);
+    // fetch's network errors carry string codes; an abort has none.
+    expect([withCode('ECONNREFUSED'), new Error('aborted'), undefined, null].map(failureReason)).toEqual(['Unreachable', 'Unreachable', 'Unreachable', 'Unreachable']);
   });
 });
