@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
 import { requireScope, scopesFor } from './auth.js';
@@ -11,7 +11,7 @@ import { rateLimitPerClient, type RateLimit } from './rate-limit.js';
 import { ReadCache } from './read-cache.js';
 import type { RouterMetrics } from './metrics.js';
 import type { PodDrainControl } from './pod-control.js';
-import { callRoutes } from './routes/calls.js';
+import { callHandlers } from './routes/calls.js';
 import { podRoutes } from './routes/pods.js';
 import { probeRoutes } from './routes/probes.js';
 import { statusRoutes } from './routes/status.js';
@@ -40,6 +40,15 @@ export interface AppDeps {
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
+const API = '/api/v1';
+
+/**
+ * A request's path relative to /api/v1, as written, whether its route is
+ * mounted on the app (the call routes) or under the /api/v1 router: a
+ * spelling Express also matches (a trailing slash, another case) gets the
+ * scopes and limits of its own path.
+ */
+const apiPath = (req: Request) => (req.baseUrl === '' ? req.path.slice(API.length) : req.path);
 
 /** A declared Content-Length over the limit: 413 now, and the connection closed rather than read. */
 function refuseDeclaredOversize(limit: number): RequestHandler {
@@ -78,22 +87,34 @@ export function buildApp(deps: AppDeps): Express {
   // under /api/v1 needs a token of the route's scope, or a provider's signature.
   // Before anything reads a body: a declared length over the limit is answered at once.
   app.use(refuseDeclaredOversize(MAX_BODY_BYTES));
+
+  // What every /api/v1 request goes through before its route: the per-client
+  // limit on admin routes (before authentication, so a client guessing tokens
+  // is slowed down too), the token check and the JSON body.
+  const credentials = deps.credentials ?? Credentials.none();
+  const gate: RequestHandler[] = [
+    rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => !scopesFor(req.method, apiPath(req)).includes('routing')),
+    requireScope(credentials, (req) => scopesFor(req.method, apiPath(req))),
+    jsonBody(MAX_BODY_BYTES, 'request body is larger than 16 KiB'),
+    jsonOnly,
+  ];
+
+  // The routes called for every call come first, each with that chain, so
+  // the hot path does not walk the routers of probes, providers and admin
+  // routes on every request.
+  for (const [path, handler] of Object.entries(callHandlers(deps.router))) app.post(`${API}${path}`, ...gate, handler);
+
   app.use(probeRoutes(deps.store, deps.metrics, deps.redisCommandTimeoutMs));
-  app.get('/api/v1/openapi.json', (_req, res) => {
+  app.get(`${API}/openapi.json`, (_req, res) => {
     res.json(openapi);
   });
-  if (deps.providerRoutes) app.use('/api/v1', deps.providerRoutes);
+  if (deps.providerRoutes) app.use(API, deps.providerRoutes);
 
   const api = express.Router();
-  // Limited before authentication, so a client guessing tokens is slowed down too.
-  api.use(rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => !scopesFor(req.method, req.path).includes('routing')));
-  api.use(requireScope(deps.credentials ?? Credentials.none(), (req) => scopesFor(req.method, req.path)));
-  api.use(jsonBody(MAX_BODY_BYTES, 'request body is larger than 16 KiB'));
-  api.use(jsonOnly);
-  api.use(callRoutes(deps.router));
+  api.use(...gate);
   api.use(podRoutes(deps.store, deps.drain, deps.logger, new ReadCache(deps.readCacheMs ?? 0)));
   api.use(statusRoutes(deps.store, deps.router, deps.isLeader, new ReadCache(deps.readCacheMs ?? 0)));
-  app.use('/api/v1', api);
+  app.use(API, api);
 
   app.use((req, _res, next) => next(new HttpError(404, { error: `no route for ${req.method} ${req.path}` })));
   app.use(errorMiddleware(deps.logger));

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import type { CallRouter } from '../call-router.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { validateBody } from '../validation.js';
@@ -24,34 +24,37 @@ export const clientGone = (req: { socket: { destroyed: boolean; readableEnded: b
 
 export const poolRef = (pool: string) => `pool:${pool}`;
 
-export function callRoutes(router: CallRouter): Router {
-  const routes = Router();
+/** The two routes a telephony service calls for every call, by path under /api/v1. */
+export interface CallHandlers {
+  '/allocate': RequestHandler;
+  '/release': RequestHandler;
+}
 
-  routes.post('/allocate', async (req, res) => {
-    const body = validateBody<AllocateBody>('AllocateRequest', req.body);
-    const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req), afterStall: res.locals.afterStall === true });
-    if (!allocation) throw new HttpError(503, { success: false, error: 'no pods available' });
-    // Field order as the reference system writes it.
-    res.json({
-      pod_name: allocation.pod,
-      source_pool: poolRef(allocation.pool),
-      success: true,
-      was_existing: allocation.wasExisting,
-      ws_url: allocation.wsUrl,
-    });
-  });
-
-  routes.post('/release', async (req, res) => {
-    const body = validateBody<{ call_sid: string }>('ReleaseRequest', req.body);
-    const released = await router.release(body.call_sid);
-    if (!released) throw notFound('call not found');
-    res.json({
-      success: true,
-      pod_name: released.pod,
-      released_to_pool: poolRef(released.pool),
-      was_draining: released.wasDraining,
-    });
-  });
-
-  return routes;
+export function callHandlers(router: CallRouter): CallHandlers {
+  return {
+    '/allocate': async (req, res) => {
+      const body = validateBody<AllocateBody>('AllocateRequest', req.body);
+      const allocation = await router.allocate({ callSid: body.call_sid, merchantId: merchantOf(body), tier: body.tier, arrivedAt: res.locals.arrivedAt as number | undefined, clientGone: () => clientGone(req), afterStall: res.locals.afterStall === true });
+      if (!allocation) throw new HttpError(503, { success: false, error: 'no pods available' });
+      // Field order as the reference system writes it.
+      res.json({
+        pod_name: allocation.pod,
+        source_pool: poolRef(allocation.pool),
+        success: true,
+        was_existing: allocation.wasExisting,
+        ws_url: allocation.wsUrl,
+      });
+    },
+    '/release': async (req, res) => {
+      const body = validateBody<{ call_sid: string }>('ReleaseRequest', req.body);
+      const released = await router.release(body.call_sid);
+      if (!released) throw notFound('call not found');
+      res.json({
+        success: true,
+        pod_name: released.pod,
+        released_to_pool: poolRef(released.pool),
+        was_draining: released.wasDraining,
+      });
+    },
+  };
 }

@@ -148,6 +148,15 @@ test('an unknown /api/v1 route is refused as admin before it is found: 401 rathe
   expect((await http.get('/api/v1/calls', bearer(ADMIN))).status).toBe(404);
 });
 
+test('a call route under another spelling Express also matches (trailing slash, capitals) needs what its spelling needs: admin', async () => {
+  for (const path of ['/api/v1/allocate/', '/api/v1/ALLOCATE', '/API/v1/release/']) {
+    expect((await http.post(path, { call_sid: 'spelled-call' })).status).toBe(401);
+    expect((await http.post(path, { call_sid: 'spelled-call' }, bearer(ROUTING))).status).toBe(403);
+  }
+  expect((await http.post('/api/v1/allocate/', { call_sid: 'spelled-call' }, bearer(ADMIN))).status).toBe(200);
+  expect((await http.post('/API/v1/release/', { call_sid: 'spelled-call' }, bearer(ADMIN))).status).toBe(200);
+});
+
 test('open routes answer without a token', async () => {
   expect((await http.get('/health')).text).toBe('healthy');
   expect((await http.get('/api/v1/health')).text).toBe('healthy');
