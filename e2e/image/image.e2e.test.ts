@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { packageRoot } from '../../core/paths.js';
 import { freePort } from '../../tools/local-redis.js';
 import { testRedisUrl } from '../../test/support/routing.js';
-import { apply, countBy, deployAgents, examplePools, kubectl, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from '../operator/support.js';
+import { deployExampleFleet, exampleFleetAssigned, kubectl, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from '../operator/support.js';
 
 const run = promisify(execFile);
 const IMAGE = process.env.SMART_ROUTER_IMAGE ?? 'localhost/smart-router:dev';
@@ -88,8 +88,7 @@ describe('operator mode in the container', () => {
   let env: OperatorEnv;
   beforeAll(async () => {
     env = await operatorEnv('e2e-image');
-    await apply(examplePools(), env.namespace);
-    await deployAgents(env.namespace, 5);
+    await deployExampleFleet(env.namespace);
   }, 120_000);
   afterAll(async () => {
     await env?.teardown();
@@ -110,7 +109,7 @@ describe('operator mode in the container', () => {
     );
     try {
       process.stdout.write(`operator container ready in ${router.startupMs} ms (podman run to /ready 200)\n`);
-      await waitForLabels(env.namespace, 'pools assigned by the container', (l) => countBy(l).gold === 1 && countBy(l).standard === 3 && countBy(l).basic === 1, 120_000);
+      await waitForLabels(env.namespace, 'pools assigned by the container', exampleFleetAssigned, 120_000);
       const allocated = await waitFor('an allocation through the container', async () => {
         const r = await post(`${router.url}/api/v1/allocate`, { call_sid: 'image-op-call' });
         return r.status === 200 ? r : undefined;

@@ -10,7 +10,7 @@ import { load } from 'js-yaml';
 import { packageRoot } from '../../core/paths.js';
 import { CLUSTER_DIR } from '../../tools/kubectl.js';
 import { exportedNames, metricNames } from '../../test/support/promql.js';
-import { api, apply, countBy, deployAgents, examplePools, metric, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from '../operator/support.js';
+import { api, metric, operatorEnv, startExampleFleet, waitFor, type OperatorEnv } from '../operator/support.js';
 import type { RouterProcess } from '../../test/support/router-process.js';
 
 const run = promisify(execFile);
@@ -29,10 +29,7 @@ let op: RouterProcess;
 
 beforeAll(async () => {
   env = await operatorEnv('e2e-dashboard');
-  await apply(examplePools(), env.namespace);
-  await deployAgents(env.namespace, 5);
-  op = await env.startOperator();
-  await waitForLabels(env.namespace, 'pools assigned', (l) => countBy(l).gold === 1 && countBy(l).standard === 3 && countBy(l).basic === 1);
+  ({ op } = await startExampleFleet(env));
 }, 120_000);
 afterAll(async () => {
   await env?.teardown();

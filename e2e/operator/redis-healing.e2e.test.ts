@@ -4,7 +4,7 @@
 // when nothing announces the drift. This file has a redis-server of its own,
 // so it can FLUSHALL.
 import type { RouterProcess } from '../../test/support/router-process.js';
-import { api, apply, countBy, metric, deployAgents, examplePools, labelled, operatorEnv, waitFor, waitForLabels, type OperatorEnv } from './support.js';
+import { api, labelled, metric, operatorEnv, startExampleFleet, waitFor, type OperatorEnv } from './support.js';
 
 let env: OperatorEnv;
 let op: RouterProcess;
@@ -12,10 +12,7 @@ let labels: Record<string, string>;
 
 beforeAll(async () => {
   env = await operatorEnv('e2e-heal', { ownRedis: true });
-  await apply(examplePools(), env.namespace);
-  await deployAgents(env.namespace, 5);
-  op = await env.startOperator({ FULL_RESYNC_SECONDS: '3' });
-  labels = await waitForLabels(env.namespace, 'pools assigned', (l) => countBy(l).gold === 1 && countBy(l).standard === 3 && countBy(l).basic === 1);
+  ({ op, labels } = await startExampleFleet(env, { FULL_RESYNC_SECONDS: '3' }));
 }, 120_000);
 afterAll(async () => {
   await env?.teardown();

@@ -1,6 +1,6 @@
 // The reference log's scenarios through the operator's HTTP API, with pods
 // that Kubernetes created and the operator assigned.
-import { api, apply, countBy, deployAgents, examplePools, kubectlJson, operatorEnv, poolStatus, waitFor, waitForLabels, type OperatorEnv } from './support.js';
+import { api, countBy, kubectlJson, operatorEnv, poolStatus, startExampleFleet, waitFor, waitForLabels, type OperatorEnv } from './support.js';
 import type { RouterProcess } from '../../test/support/router-process.js';
 
 let env: OperatorEnv;
@@ -8,10 +8,7 @@ let op: RouterProcess;
 
 beforeAll(async () => {
   env = await operatorEnv('e2e-ref');
-  await apply(examplePools(), env.namespace);
-  await deployAgents(env.namespace, 5);
-  op = await env.startOperator();
-  await waitForLabels(env.namespace, 'pools assigned', (l) => countBy(l).gold === 1 && countBy(l).standard === 3 && countBy(l).basic === 1);
+  ({ op } = await startExampleFleet(env));
 }, 120_000);
 afterAll(async () => {
   await env?.teardown();

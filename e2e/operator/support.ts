@@ -106,6 +106,26 @@ export const labelled = (labels: Record<string, string>, pool: string) =>
     .filter((k) => labels[k] === pool)
     .sort();
 
+/** The example fleet: examples/pools.yaml's pools and five voice agents for them to share. */
+export async function deployExampleFleet(namespace: string): Promise<void> {
+  await apply(examplePools(), namespace);
+  await deployAgents(namespace, 5);
+}
+
+/** The example fleet as its pools split it: one pod for gold, three for standard (exclusive), one for basic. */
+export const exampleFleetAssigned = (labels: Record<string, string>): boolean => {
+  const counts = countBy(labels);
+  return counts.gold === 1 && counts.standard === 3 && counts.basic === 1;
+};
+
+/** The example fleet with an operator that has assigned all of it; the pods' pool labels at that moment. */
+export async function startExampleFleet(env: OperatorEnv, extraEnv?: Record<string, string>): Promise<{ op: RouterProcess; labels: Record<string, string> }> {
+  await deployExampleFleet(env.namespace);
+  const op = await env.startOperator(extraEnv);
+  const labels = await waitForLabels(env.namespace, 'pools assigned', exampleFleetAssigned);
+  return { op, labels };
+}
+
 export async function poolStatus(namespace: string, pool: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return (await kubectlJson<{ status?: Record<string, unknown> }>(['get', 'vap', pool], namespace)).status ?? {};
 }

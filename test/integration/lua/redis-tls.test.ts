@@ -29,6 +29,25 @@ function issue(ca: string, name: string, cn: string, ext: string): void {
   openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`), '-CAcreateserial', '-out', file(`${name}.crt`), '-days', '1', '-extfile', file(`${name}.ext`));
 }
 
+/** redis-server serving TLS only on `tlsPort`, with the first CA's server certificate, asking clients for one of that CA's. */
+function tlsRedisServer(tlsPort: number): ChildProcess {
+  return spawn('redis-server', ['--port', '0', '--tls-port', String(tlsPort), '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.crt'), '--tls-auth-clients', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+}
+
+/** The built router in standalone mode on the example pools, over rediss:// with these files; `post` calls its API. */
+async function startTlsRouter(redisPort: number, tls: { ca: string; cert: string; key: string }, env: Record<string, string> = {}) {
+  const router = await startRouterProcess(['standalone', '--config', join(packageRoot, 'examples', 'pools.yaml')], {
+    REDIS_URL: `rediss://localhost:${redisPort}`,
+    REDIS_TLS_CA_FILE: tls.ca,
+    REDIS_TLS_CERT_FILE: tls.cert,
+    REDIS_TLS_KEY_FILE: tls.key,
+    TELEPHONY_VERIFY_SIGNATURES: 'false',
+    ...env,
+  });
+  const post = (path: string, body: unknown) => fetch(`${router.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { router, post };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'smart-router-redis-tls-'));
   for (const ca of ['ca', 'other-ca', 'next-ca']) openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file(`${ca}.key`), '-out', file(`${ca}.crt`), '-days', '1', '-subj', `/CN=${ca}`);
@@ -39,7 +58,7 @@ beforeAll(async () => {
   issue('next-ca', 'next-server', 'redis.test', 'subjectAltName=DNS:redis.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   issue('next-ca', 'next-client', 'smart-router', 'extendedKeyUsage=clientAuth\n');
   port = await freePort();
-  server = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.crt'), '--tls-auth-clients', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  server = tlsRedisServer(port);
   // Ready when a client with the right certificate gets a PONG.
   const probe = createRedisClient(`rediss://localhost:${port}`, 1000, silentLogger(), redisTlsOptions({ caFile: file('ca.crt'), certFile: file('client.crt'), keyFile: file('client.key') }));
   try {
@@ -82,15 +101,8 @@ test('the server name is checked: a name the certificate lacks is refused unless
 });
 
 test('the router process runs end to end over TLS: ready, allocates, releases', async () => {
-  const router = await startRouterProcess(['standalone', '--config', join(packageRoot, 'examples', 'pools.yaml')], {
-    REDIS_URL: `rediss://localhost:${port}`,
-    REDIS_TLS_CA_FILE: file('ca.crt'),
-    REDIS_TLS_CERT_FILE: file('client.crt'),
-    REDIS_TLS_KEY_FILE: file('client.key'),
-    TELEPHONY_VERIFY_SIGNATURES: 'false',
-  });
+  const { router, post } = await startTlsRouter(port, { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') });
   try {
-    const post = (path: string, body: unknown) => fetch(`${router.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const allocated = await post('/api/v1/allocate', { call_sid: 'CAtls' });
     expect(allocated.status).toBe(200);
     expect((await post('/api/v1/release', { call_sid: 'CAtls' })).status).toBe(200);
@@ -130,7 +142,7 @@ describe('certificates rotated in place', () => {
     mkdirSync(join(dir, 'mounted'), { recursive: true });
     mount('ca', 'client');
     rotatingPort = await freePort();
-    rotating = spawn('redis-server', ['--port', '0', '--tls-port', String(rotatingPort), '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'), '--tls-ca-cert-file', file('ca.crt'), '--tls-auth-clients', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    rotating = tlsRedisServer(rotatingPort);
     await connectRedis(client(redisTlsOptions(files())), 20_000);
   });
   afterEach(() => {
@@ -198,14 +210,7 @@ describe('certificates rotated in place', () => {
   }, 60_000);
 
   test('the router process picks up rotated files by itself and keeps serving after its connection drops', async () => {
-    const router = await startRouterProcess(['standalone', '--config', join(packageRoot, 'examples', 'pools.yaml')], {
-      REDIS_URL: `rediss://localhost:${rotatingPort}`,
-      REDIS_TLS_CA_FILE: mounted('ca.crt'),
-      REDIS_TLS_CERT_FILE: mounted('tls.crt'),
-      REDIS_TLS_KEY_FILE: mounted('tls.key'),
-      TELEPHONY_VERIFY_SIGNATURES: 'false',
-      LOG_LEVEL: 'info',
-    });
+    const { router, post } = await startTlsRouter(rotatingPort, { ca: mounted('ca.crt'), cert: mounted('tls.crt'), key: mounted('tls.key') }, { LOG_LEVEL: 'info' });
     try {
       const admin = client(redisTlsOptions(files()));
       await connectRedis(admin, 20_000);
@@ -213,7 +218,6 @@ describe('certificates rotated in place', () => {
       mount('next-ca', 'next-client');
       await waitFor('the router saw the new files', async () => router.output().includes('redis TLS files changed: new connections use them'), 30_000);
       await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-      const post = (path: string, body: unknown) => fetch(`${router.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       await waitFor('the router allocating again', async () => (await post('/api/v1/allocate', { call_sid: 'CArotated' })).status === 200, 30_000, 200);
       expect((await post('/api/v1/release', { call_sid: 'CArotated' })).status).toBe(200);
     } finally {
