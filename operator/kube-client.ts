@@ -10,7 +10,9 @@ import {
   type Middleware,
   type RequestContext,
   type ResponseContext,
+  type SecurityAuthentication,
 } from '@kubernetes/client-node';
+import { Agent as HttpsAgent } from 'node:https';
 import type { OperatorMetrics } from './operator-metrics.js';
 
 export interface KubeClients {
@@ -56,13 +58,41 @@ function requestMiddleware(metrics: OperatorMetrics, timeoutMs: number): Middlew
   };
 }
 
+/**
+ * The kubeconfig's authentication, with one keep-alive HTTPS agent for all
+ * requests. client-node builds a new agent per request, so each one opened a
+ * new TLS connection: at 10,000 pods the handshakes (a secure context per
+ * request) cost more CPU than the reconcile, and a converge's label patches
+ * queued behind them. Headers (tokens) are still applied per request; the
+ * agent is built again when the TLS material changes (a rotated client
+ * certificate). A proxy agent is left as the kubeconfig made it.
+ */
+export function keepAliveAuthentication(kc: KubeConfig): SecurityAuthentication {
+  let shared: { material: string; agent: HttpsAgent } | undefined;
+  return {
+    getName: () => 'kubeconfig authentication over one keep-alive agent',
+    async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (!(fresh instanceof HttpsAgent) || fresh.constructor !== HttpsAgent) return;
+      const o = fresh.options;
+      const material = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+      if (shared?.material !== material) {
+        shared?.agent.destroy();
+        shared = { material, agent: new HttpsAgent({ ...o, keepAlive: true }) };
+      }
+      context.setAgent(shared.agent);
+    },
+  };
+}
+
 /** API clients for the kubeconfig's cluster, each request counted and bounded by `timeoutMs`. */
 export function kubeClients(kc: KubeConfig, metrics: OperatorMetrics, timeoutMs: number): KubeClients {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
+    authMethods: { default: keepAliveAuthentication(kc) },
     promiseMiddleware: [requestMiddleware(metrics, timeoutMs)],
   });
   return {
