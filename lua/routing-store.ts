@@ -25,6 +25,7 @@ interface LuaCommands {
   recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
   retireIdlePods(podIndex: string, term: string, base: string, count: string, atMs: string, leaderTerm: string, ...candidates: string[]): Promise<string[]>;
   unretirePod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<number>;
+  podRouting(podIndex: string, base: string, ...pods: string[]): Promise<(string | number | null)[]>;
 }
 
 export interface OwnerClaim {
@@ -133,6 +134,13 @@ export interface CountDrift {
 
 /** Pods per recount batch: each batch is one script, so allocations never wait behind a whole pool. */
 export const RECOUNT_BATCH = 100;
+
+/**
+ * Pods per routing read (pod-routing-1.lua): a read costs Redis a few
+ * microseconds per pod, so a batch holds it for a millisecond or two; 10,000
+ * pods are 20 scripts, not 20,000 commands for the client to encode and parse.
+ */
+export const POD_READ_BATCH = 500;
 
 export interface PoolsSnapshot {
   version: string;
@@ -428,19 +436,19 @@ export class RoutingStore {
     return counts;
   }
 
-  /** Routing state of many pods in one round trip: pool, draining, incarnation and active calls. */
-  async podRouting(pods: readonly string[]): Promise<Map<string, PodRouting>> {
+  /** Routing state of many pods in one round trip (bounded batches): pool, draining, incarnation and active calls. */
+  async podRouting(pods: readonly string[], batchSize = POD_READ_BATCH): Promise<Map<string, PodRouting>> {
     const out = new Map<string, PodRouting>();
-    if (!pods.length) return out;
-    const pipeline = this.redis.pipeline();
-    for (const pod of pods) pipeline.hmget(this.keys.pod(pod), 'pool', 'draining', 'incarnation', 'retiring').scard(this.keys.podCalls(pod));
-    const results = (await pipeline.exec()) ?? [];
-    pods.forEach((pod, i) => {
-      const [fieldsErr, fields] = results[2 * i] as [Error | null, (string | null)[]];
-      const [callsErr, calls] = results[2 * i + 1] as [Error | null, number];
-      if (fieldsErr ?? callsErr) throw fieldsErr ?? callsErr;
-      const [pool, draining, incarnation, retiring] = fields;
-      out.set(pod, { pool: pool ?? null, draining: draining === '1', incarnation: incarnation ?? '', calls: Number(calls), ...(retiring ? { retiring: true } : {}) });
+    const batches: string[][] = [];
+    for (let i = 0; i < pods.length; i += batchSize) batches.push(pods.slice(i, i + batchSize));
+    // Sent together, run one batch at a time: allocations interleave between them.
+    const replies = await Promise.all(batches.map((batch) => this.lua.podRouting(this.keys.pods, this.keys.base, ...batch)));
+    batches.forEach((batch, b) => {
+      const flat = replies[b] as (string | number | null)[];
+      batch.forEach((pod, i) => {
+        const [pool, draining, incarnation, retiring, calls] = flat.slice(5 * i, 5 * i + 5);
+        out.set(pod, { pool: pool === null || pool === undefined ? null : String(pool), draining: draining === '1', incarnation: String(incarnation), calls: Number(calls), ...(retiring === '1' ? { retiring: true } : {}) });
+      });
     });
     return out;
   }

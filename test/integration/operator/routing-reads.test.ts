@@ -61,6 +61,17 @@ describe('podRouting', () => {
     });
     expect((await store.podRouting([])).size).toBe(0);
   });
+
+  test('reads a fleet larger than one batch: every pod, each with its own state', async () => {
+    const members = Array.from({ length: 23 }, (_, i) => member(`agent-${i}`, { draining: i % 3 === 0 }));
+    await store.syncPool(pool('p', { capacity: 1 }), members);
+    for (let i = 0; i < 5; i++) await allocate(`call-${i}`, ['p']);
+    const got = await store.podRouting([...members.map((m) => m.pod), 'ghost'], 5);
+    expect(got.size).toBe(24);
+    for (const m of members) expect(got.get(m.pod)).toMatchObject({ pool: 'p', draining: m.draining, incarnation: m.incarnation });
+    expect([...got.values()].reduce((n, r) => n + r.calls, 0)).toBe(5);
+    expect(got.get('ghost')).toEqual({ pool: null, draining: false, incarnation: '', calls: 0 });
+  });
 });
 
 describe('poolsVersion', () => {
