@@ -67,6 +67,9 @@ else
   echo "$mode" > "$STATE/mode"
   link_tools
   K="$CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+  # One controller-manager and one scheduler, nothing to elect: on a loaded
+  # machine a lease renewal that times out made them exit (and kwokctl does
+  # not restart them), which stopped every StatefulSet and every scheduling.
   kwokctl create cluster --name "$NAME" --runtime binary \
     --kube-apiserver-binary "$K/kube-apiserver" \
     --kube-controller-manager-binary "$K/kube-controller-manager" \
@@ -74,6 +77,8 @@ else
     --etcd-binary "$CACHE/etcd-$ETCD_VERSION/bin/etcd" \
     --kwok-controller-binary "$CACHE/kwok-$KWOK_VERSION/bin/kwok" \
     --kube-authorization=true --kube-admission=true --disable-qps-limits \
+    --extra-args kube-controller-manager=leader-elect=false \
+    --extra-args kube-scheduler=leader-elect=false \
     --kubeconfig "$KUBECONFIG_OUT" \
     --wait 120s --timeout 180s
   # Fake nodes: kwok keeps them Ready and runs the pods scheduled onto them.
