@@ -1,13 +1,8 @@
 // make bench, operator part: 1,000 pods in 5 pools on the local control plane.
 // Prints how long the operator takes to converge and to carry a pool change
 // into Redis, and how many Kubernetes API requests it makes. Asserts nothing.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { packageRoot } from '../core/paths.js';
-import { RoutingStore } from '../lua/routing-store.js';
-import { freePort, launchRedis } from '../tools/local-redis.js';
-import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
+import { apply, kubectl, kubectlJson, waitFor } from '../tools/kubectl.js';
+import { operatorBench } from './operator-bench.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
 const POOLS = 5;
@@ -57,17 +52,9 @@ async function kubeRequestsByKind(url: string): Promise<string> {
 }
 
 async function main() {
-  requireCluster();
-  const ns = `bench-${Math.random().toString(36).slice(2, 7)}`;
-  const redisServer = await launchRedis({ appendonly: true });
-  const redis = new Redis(redisServer.url);
-  const store = new RoutingStore(redis, 'bench');
-  const port = await freePort();
-  let operator: ReturnType<typeof spawn> | undefined;
+  const bench = await operatorBench('bench', { appendonly: true });
+  const { ns, store, url } = bench;
   try {
-    await kubectl(['apply', '-f', join(packageRoot, 'crds')]);
-    await kubectl(['wait', '--for=condition=Established', 'crd/voiceagentpools.smartrouter.io', '--timeout=60s']);
-    await kubectl(['create', 'namespace', ns]);
     console.log(`operator benchmark: ${PODS} pods in ${POOLS} pools, namespace ${ns}`);
     let t = Date.now();
     await apply(statefulSet, ns);
@@ -77,12 +64,7 @@ async function main() {
     }, 600_000, 500);
     console.log(`   ${PODS} pods Running and Ready (kwok) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-    operator = spawn(process.execPath, [join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
-      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'bench', LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor('operator leading', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as { is_leader: boolean }).is_leader, 60_000, 100);
+    await bench.startOperator();
     const requestsBefore = await kubeRequests(url);
     const reconcilesBefore = await reconcileStats(url);
 
@@ -126,11 +108,7 @@ async function main() {
     console.log(`   an idle resync of ${PODS} pods (reads only): ${perRun(after, await reconcileStats(url))}`);
     console.log(`   pod lists during the whole run: ${lists} (one per informer start: no relists in steady state)`);
   } finally {
-    operator?.kill('SIGTERM');
-    // Waits, so a following run measures a quiet API server.
-    await kubectl(['delete', 'namespace', ns, '--timeout=180s']).catch(() => undefined);
-    await redis.quit();
-    await redisServer.destroy();
+    await bench.teardown();
   }
 }
 
