@@ -19,8 +19,13 @@ export class Latencies {
 export interface HttpClient {
   post(path: string, body: unknown): Promise<number>;
   get(path: string): Promise<number>;
-  /** Status and body; 'timeout' when no answer came within timeoutMs (the request is then abandoned, as a provider would). */
-  exchange(path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string } | 'timeout'>;
+  /**
+   * Status and body; 'timeout' when no answer came within timeoutMs of the
+   * request being sent (it is then abandoned, as a provider would).
+   * `queuedMs`: how long the request waited in this client for a free
+   * connection before it was sent (the client's own backlog, not the server's).
+   */
+  exchange(path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string; queuedMs: number } | 'timeout'>;
   close(): void;
 }
 
@@ -55,6 +60,10 @@ export function httpClient(baseUrl: string, connections: number): HttpClient {
     },
     exchange(path, body, timeoutMs) {
       const payload = JSON.stringify(body);
+      const asked = now();
+      let queuedMs = 0;
+      /** The answer began to arrive: too late to give up on it. */
+      let settled = false;
       return new Promise((resolve, reject) => {
         const req = request(
           { host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
@@ -62,12 +71,19 @@ export function httpClient(baseUrl: string, connections: number): HttpClient {
             let text = '';
             res.setEncoding('utf8');
             res.on('data', (d: string) => (text += d));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+            res.on('data', () => (settled = true));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text, queuedMs }));
           },
         );
+        req.once('socket', () => (queuedMs = now() - asked));
         req.setTimeout(timeoutMs, () => {
-          req.destroy();
-          resolve('timeout');
+          // Timers run before sockets are read: on a starved loop the answer may be waiting
+          // unread. One turn of the loop lets it in, so only an answer that had not come gives up.
+          setImmediate(() => {
+            if (settled) return;
+            req.destroy();
+            resolve('timeout');
+          });
         });
         req.on('error', (err) => (req.destroyed ? resolve('timeout') : reject(err)));
         req.end(payload);
@@ -166,9 +182,13 @@ export async function openLoopGet(client: HttpClient, path: string, perSecond: n
   return { latency, errors, achieved: total / ((now() - started) / 1000), sent: total };
 }
 export interface OverloadResult {
+  /** Allocations sent per second over the run (below the rate asked when the generator cannot keep up). */
   achieved: number;
-  /** Latency of every allocation answered (any status), client-observed. */
+  sent: number;
+  /** Latency of every allocation answered (any status), client-observed from when it was sent. */
   answered: Latencies;
+  /** How long answered allocations waited in the client for a connection before being sent. */
+  queued: Latencies;
   /** Latency of the allocations answered 200. */
   allocated: Latencies;
   /** Outcome -> count: "200", "503 overloaded", "503 deadline exceeded", ..., "client gave up". */
@@ -200,6 +220,7 @@ function jsonAnswer(text: string): { success?: unknown; error?: unknown; pod_nam
  */
 export async function openLoopOverload(clients: HttpClient | HttpClient[], paths: { allocate: string; release: string }, perSecond: number, durationMs: number, timeoutMs: number): Promise<OverloadResult> {
   const answered = new Latencies();
+  const queued = new Latencies();
   const allocated = new Latencies();
   const mix = new Map<string, number>();
   const count = (key: string) => mix.set(key, (mix.get(key) ?? 0) + 1);
@@ -210,10 +231,16 @@ export async function openLoopOverload(clients: HttpClient | HttpClient[], paths
   const inflight: Promise<void>[] = [];
   const started = now();
   const total = Math.round((perSecond * durationMs) / 1000);
+  let sent = 0;
   for (let i = 0; i < total; i++) {
     const due = started + (i * 1000) / perSecond;
     const wait = due - now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // Behind schedule: yield now and then so answers are read, and stop at the end of the run
+    // rather than send a backlog in one burst (a generator that cannot keep up says so in its rate).
+    else if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    if (now() > started + durationMs + 1000) break;
+    sent++;
     const sid = `overload-${run}-${i}`;
     const client = Array.isArray(clients) ? (clients[i % clients.length] as HttpClient) : clients;
     inflight.push(
@@ -225,14 +252,15 @@ export async function openLoopOverload(clients: HttpClient | HttpClient[], paths
           gaveUp.add(sid);
           return;
         }
-        answered.add(now() - t0);
+        answered.add(now() - t0 - a.queuedMs);
+        queued.add(a.queuedMs);
         const body = jsonAnswer(a.text);
         if (a.status === 200 && (body?.success !== true || typeof body.pod_name !== 'string')) {
           count('200 not JSON');
           return;
         }
         if (a.status === 200) {
-          allocated.add(now() - t0);
+          allocated.add(now() - t0 - a.queuedMs);
           count('200');
           known++;
           // Released until Redis confirms: a known call must never be left behind by the benchmark itself.
@@ -252,6 +280,7 @@ export async function openLoopOverload(clients: HttpClient | HttpClient[], paths
       })(),
     );
   }
+  const sendEnded = now();
   await Promise.all(inflight);
-  return { achieved: total / ((now() - started) / 1000), answered, allocated, mix, known, gaveUp, releaseFailures };
+  return { achieved: sent / ((sendEnded - started) / 1000), sent, answered, queued, allocated, mix, known, gaveUp, releaseFailures };
 }

@@ -6,6 +6,7 @@
 // structure in Redis once every known call is released. Asserts nothing.
 //   SOAK_RATE (1000) SOAK_SECONDS (60) SOAK_BASELINE_RATE (200)
 //   SOAK_BASELINE_SECONDS (20) SOAK_GIVE_UP_MS (5000) SOAK_ROUTERS (3)
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { launchRedis } from '../tools/local-redis.js';
@@ -20,6 +21,8 @@ const BASELINE_RATE = num('SOAK_BASELINE_RATE', 200);
 const BASELINE_SECONDS = num('SOAK_BASELINE_SECONDS', 20);
 const GIVE_UP_MS = num('SOAK_GIVE_UP_MS', 5000);
 const ROUTERS = num('SOAK_ROUTERS', 3);
+/** Shared pods of 1,000 slots each: room for every call the clients hold, so no answer is a full pool. */
+const PODS = 100;
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 const ms = (l: Latencies, p: number) => (l.count ? `${fmt(l.percentile(p), 1)} ms` : 'n/a');
@@ -40,7 +43,7 @@ async function phase(label: string, redisUrl: string, redis: Redis, rate: number
   const prefix = `bench-soak-${rate}`;
   const servers: Server[] = [];
   try {
-    for (let i = 0; i < ROUTERS; i++) servers.push(await startServer(['router', redisUrl, prefix, '10', 'shed']));
+    for (let i = 0; i < ROUTERS; i++) servers.push(await startServer(['router', redisUrl, prefix, String(PODS), 'shed']));
     return await measure(label, servers, prefix, redis, rate, seconds);
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
@@ -60,12 +63,20 @@ async function measure(label: string, servers: Server[], prefix: string, redis: 
   const audit = await auditSlots(redis, prefix);
   const left = (await redis.keys(`{${prefix}}:call:*`)).map((k) => k.slice(`{${prefix}}:call:`.length));
   const abandoned = left.filter((sid) => result.gaveUp.has(sid)).length;
-  console.log(`   ${label}: ${rate}/s for ${seconds} s, sent at ${fmt(result.achieved, 0)}/s`);
+  console.log(`   ${label}: ${rate}/s asked for ${seconds} s, ${result.sent} sent (${fmt(result.achieved, 0)}/s) (machine load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}, ${cpus().length} CPUs)`);
   console.log(`     answers: ${describeMix(result)}`);
-  console.log(`     latency of every answer: p50 ${ms(result.answered, 50)}  p99 ${ms(result.answered, 99)}  max ${ms(result.answered, 100)}; of the 200s: p50 ${ms(result.allocated, 50)}  p99 ${ms(result.allocated, 99)}`);
+  console.log(`     latency of every answer, from when it was sent: p50 ${ms(result.answered, 50)}  p99 ${ms(result.answered, 99)}  max ${ms(result.answered, 100)}; of the 200s: p50 ${ms(result.allocated, 50)}  p99 ${ms(result.allocated, 99)}`);
+  console.log(`     waited in the load generator for a free connection before being sent: p50 ${ms(result.queued, 50)}  p99 ${ms(result.queued, 99)} (its own backlog: ${ROUTERS} x 256 connections)`);
   console.log(`     load generator's own event-loop delay: p50 ${fmt(lag.percentile(50) / 1e6, 0)} ms  p99 ${fmt(lag.percentile(99) / 1e6, 0)} ms  max ${fmt(lag.max / 1e6, 0)} ms`);
   console.log(`     slots taken after releasing all ${result.known} known calls: ${slotsLeft(audit)} (${describeAudit(audit)})${result.releaseFailures ? `; ${result.releaseFailures} releases failed` : ''}`);
-  if (left.length) console.log(`     of the ${left.length} calls still recorded, ${abandoned} are calls the client gave up on (answered, or being answered, when it left), ${left.length - abandoned} others`);
+  if (left.length) console.log(`     of the ${left.length} calls still recorded, ${abandoned} are calls the client gave up on (answered 200 as it left), ${left.length - abandoned} others`);
+  // A provider that gave up on its webhook fails the call and sends its terminal status, which releases it.
+  const statusClient = httpClient(servers[0]!.url, 16);
+  let freedByStatus = 0;
+  for (const sid of result.gaveUp) if ((await statusClient.post('/api/v1/release', { call_sid: sid })) === 200) freedByStatus++;
+  statusClient.close();
+  const afterStatus = await auditSlots(redis, prefix);
+  console.log(`     after the terminal status of the ${result.gaveUp.size} calls the client gave up on (a release each, ${freedByStatus} held a slot): ${slotsLeft(afterStatus)} slots taken`);
   return result;
 }
 
