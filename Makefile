@@ -58,6 +58,7 @@ bench: deps build cluster-up ## Benchmarks, with baselines measured in the same 
 	node dist/bench/run.js
 	node dist/bench/soak.js
 	node dist/bench/redis-cost.js
+	node dist/bench/redis-failover.js
 	node dist/bench/eviction-webhook.js
 	node dist/bench/operator-converge.js
 	node dist/bench/autoscale.js

@@ -32,7 +32,8 @@ export async function startServer(args: string[], env: Record<string, string> = 
 export async function startStandalone(redisUrl: string, poolsFile: string, options: StartOptions = {}): Promise<Server> {
   const port = await freePort();
   const env = { LOG_LEVEL: 'info', ...options.env };
-  return spawnAndWait('standalone', [join(packageRoot, 'dist/cli/main.js'), 'standalone', '--config', poolsFile, '--port', String(port), '--redis-url', redisUrl], port, { ...options, env });
+  const redis = redisUrl ? ['--redis-url', redisUrl] : []; // '': Redis is named in options.env (REDIS_SENTINELS ...)
+  return spawnAndWait('standalone', [join(packageRoot, 'dist/cli/main.js'), 'standalone', '--config', poolsFile, '--port', String(port), ...redis], port, { ...options, env });
 }
 
 async function spawnAndWait(label: string, argv: string[], port: number, options: StartOptions): Promise<Server> {

@@ -7,9 +7,10 @@ import type { RedisTarget } from '../core/redis-target.js';
 export type RedisClient = Redis | Cluster;
 
 /**
- * The one place Redis clients are made. A client fails fast instead of queueing: while Redis is down a
- * request gets a 503 at once (or after commandTimeoutMs when Redis hangs),
- * never waits without bound. It reconnects by itself, with backoff.
+ * The one place Redis clients are made. A client fails fast instead of
+ * queueing: while Redis is down a request gets a 503 at once (or after
+ * commandTimeoutMs when Redis hangs), never waits without bound. It
+ * reconnects by itself, with backoff.
  *
  * Every setting serves one rule: no command runs after its request was
  * answered, unless the script itself refuses it (the allocate deadline).
