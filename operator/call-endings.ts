@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { PodFacts } from '../core/pool-types.js';
 import type { EndedCall, PodRouting, RoutingStore } from '../lua/routing-store.js';
 import { statusCode } from './kube-client.js';
+import { forEachLimited } from './limited-concurrency.js';
 import { isTerminated, podFacts } from './pod-facts.js';
 
 /**
@@ -25,6 +26,9 @@ import { isTerminated, podFacts } from './pod-facts.js';
  */
 
 export type EndReason = 'pod_gone' | 'pod_restarted';
+
+/** Live GETs of pods in flight at once while confirming incarnations and endings. */
+const LIVE_READS_IN_FLIGHT = 16;
 
 export interface CallEnding {
   call: EndedCall;
@@ -103,17 +107,22 @@ export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>,
  */
 export async function confirmIncarnations(facts: ReadonlyMap<string, PodFacts>, routing: ReadonlyMap<string, PodRouting>, evidence: EndingEvidence, logger: Logger): Promise<Map<string, PodFacts>> {
   const out = new Map(facts);
-  for (const [pod, f] of facts) {
+  const differing = [...facts].filter(([pod, f]) => {
     const recorded = routing.get(pod)?.incarnation ?? '';
-    if (!recorded || !f.incarnation || recorded === f.incarnation) continue;
+    return recorded && f.incarnation && recorded !== f.incarnation;
+  });
+  const watchesUp = evidence.watchesUp();
+  // Live reads a few at a time: under churn many pods differ at once, and one read after another made a reconcile wait for all of them.
+  await forEachLimited(differing, LIVE_READS_IN_FLIGHT, async ([pod, f]) => {
+    const recorded = routing.get(pod)!.incarnation;
     let incarnation = recorded;
-    if (evidence.watchesUp()) {
+    if (watchesUp) {
       const live = await evidence.readPod(pod);
       if (live && !live.terminated && isLaterIncarnation(recorded, live.incarnation)) incarnation = live.incarnation;
     }
     if (incarnation !== f.incarnation) logger.info('cache disagrees with routing about a pod’s incarnation: kept what the API server confirms', { pod, recorded, cached: f.incarnation, kept: incarnation });
     out.set(pod, { ...f, incarnation });
-  }
+  });
   return out;
 }
 
@@ -146,12 +155,15 @@ export async function confirmEndings(candidates: readonly PodEnding[], store: Ro
     return [];
   }
   const recorded = await store.podRouting(candidates.map((c) => c.pod));
+  const verdicts = new Map<string, EndReason | undefined>();
+  await forEachLimited(candidates, LIVE_READS_IN_FLIGHT, async ({ pod }) => {
+    verdicts.set(pod, judgeLivePod(recorded.get(pod)?.incarnation ?? '', await evidence.readPod(pod)));
+  });
   const confirmed: PodEnding[] = [];
   for (const { pod } of candidates) {
-    const incarnation = recorded.get(pod)?.incarnation ?? '';
-    const reason = judgeLivePod(incarnation, await evidence.readPod(pod));
+    const reason = verdicts.get(pod);
     if (reason) confirmed.push({ pod, reason });
-    else logger.info('pod looks gone or restarted in the cache but not on the API server: calls kept', { pod, recorded: incarnation });
+    else logger.info('pod looks gone or restarted in the cache but not on the API server: calls kept', { pod, recorded: recorded.get(pod)?.incarnation ?? '' });
   }
   return confirmed;
 }

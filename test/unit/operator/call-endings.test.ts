@@ -83,6 +83,27 @@ describe('confirmIncarnations: the cache alone never ends a call', () => {
     expect(out.get('b')?.incarnation).toBe('uid-b:0');
     expect(evidence.reads).toEqual([]);
   });
+
+  test('many replaced pods are read from the API server side by side, not one after another, each judged on its own read', async () => {
+    const pods = Array.from({ length: 40 }, (_, i) => `agent-${i}`);
+    let inFlight = 0;
+    let most = 0;
+    const evidence: EndingEvidence = {
+      watchesUp: () => true,
+      async readPod(name) {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        // Odd pods are confirmed replaced; even ones the API server still holds as recorded.
+        return { incarnation: Number(name.split('-')[1]) % 2 ? `new-${name}:0` : `old-${name}:0`, terminated: false };
+      },
+    };
+    const routingOf = new Map(pods.map((p) => [p, routed(`old-${p}:0`)]));
+    const out = await confirmIncarnations(new Map(pods.map((p) => [p, facts(p, `new-${p}:0`)])), routingOf, evidence, silentLogger());
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
+    for (const [i, p] of pods.entries()) expect(out.get(p)?.incarnation).toBe(i % 2 ? `new-${p}:0` : `old-${p}:0`);
+  });
 });
 
 describe('podsToEnd lists candidates only', () => {
