@@ -66,6 +66,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const autoscaler = new WorkloadAutoscaler(
     { clients, informers, store: runtime.store, events, metrics, logger: log.child({ component: 'autoscaler' }), isLeader, onScalingChange: () => loop?.enqueue() },
     namespace,
+    { intervalMs: config.operator.autoscaleIntervalMs, rateWindowMs: config.operator.autoscaleRateWindowSeconds * 1000 },
   );
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(

@@ -92,6 +92,8 @@ export interface Config {
     statusCountWritesPerMinute: number;
     /** The built-in autoscaler compares busy slots with each pool's buffer this often. */
     autoscaleIntervalMs: number;
+    /** The rise of busy slots is measured over this window to keep free the calls that arrive while pods start; 0: the buffer alone. */
+    autoscaleRateWindowSeconds: number;
   };
   webhook: WebhookConfig;
   tracing: TracingConfig;
@@ -373,6 +375,7 @@ export function loadConfig(argv: readonly string[], env: Source): Config {
     statusCountsIntervalSeconds: int('STATUS_COUNTS_INTERVAL_SECONDS', env.STATUS_COUNTS_INTERVAL_SECONDS, 10, 1, 3600),
     statusCountWritesPerMinute: int('STATUS_COUNT_WRITES_PER_MINUTE', env.STATUS_COUNT_WRITES_PER_MINUTE, 60, 1, 100_000),
     autoscaleIntervalMs: int('AUTOSCALE_INTERVAL_MS', env.AUTOSCALE_INTERVAL_MS, 1000, 100, 60000),
+    autoscaleRateWindowSeconds: int('AUTOSCALE_RATE_WINDOW_SECONDS', env.AUTOSCALE_RATE_WINDOW_SECONDS, 10, 0, 3600),
   };
   if (!(operator.renewDeadlineSeconds < operator.leaseDurationSeconds)) throw new ConfigError('RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
   if (!(operator.retryPeriodSeconds < operator.renewDeadlineSeconds)) throw new ConfigError('RETRY_PERIOD_SECONDS must be less than RENEW_DEADLINE_SECONDS');

@@ -17,6 +17,8 @@ export interface ScaleInput {
   nowMs: number;
   /** What earlier decisions wanted, newest last; empty on the first decision of a term. */
   history: readonly Recommendation[];
+  /** Calls expected to arrive while new pods start (core/scale-lead.ts): kept free on top of the buffer. */
+  leadSlots?: number;
 }
 
 export type ScaleReason =
@@ -67,7 +69,9 @@ export function podsForSlots(slots: number, capacity: number): number {
  */
 export function decideScale(input: ScaleInput): ScaleDecision {
   const { policy, busySlots, capacity, currentReplicas, nowMs } = input;
-  const unbounded = podsForSlots(wantedSlots(policy, busySlots), capacity);
+  const lead = Math.max(0, input.leadSlots ?? 0);
+  // The lead counts as calls already there: with bufferPercent its share of free slots grows with it.
+  const unbounded = podsForSlots(wantedSlots(policy, busySlots + lead), capacity);
   const wanted = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, unbounded));
   const windowMs = policy.scaleDownDelaySeconds * 1000;
   // A first decision has no past: the current size counts as wanted now, so a new leader waits a full window before shrinking.
@@ -79,7 +83,7 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   const history = all.filter((r, i) => r.atMs > start || i === inForce);
   const windowHighest = Math.max(...history.map((r) => r.replicas));
   const slots = `${busySlots} busy slot(s), ${currentReplicas * capacity - busySlots} free of ${currentReplicas * capacity}`;
-  const buffer = policy.bufferSlots !== undefined ? `${policy.bufferSlots} free slot(s)` : `${policy.bufferPercent}% free slots`;
+  const buffer = `${policy.bufferSlots !== undefined ? `${policy.bufferSlots} free slot(s)` : `${policy.bufferPercent}% free slots`}${lead ? ` (and ${lead} for the calls arriving while pods start)` : ''}`;
 
   if (wanted > currentReplicas) {
     const reason = currentReplicas < policy.minReplicas && unbounded <= currentReplicas ? 'BelowMinReplicas' : 'BufferBreached';

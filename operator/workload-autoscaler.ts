@@ -5,6 +5,7 @@ import { POOL_LABEL, RETIRING_ANNOTATION, type Pool } from '../core/pool-types.j
 import { validatePoolDocument } from '../core/pool-validation.js';
 import { replicaSetRemovalOrder, statefulSetOrdinal, statefulSetRemovalOrder, statefulSetReplicasAfter } from '../core/scale-down-order.js';
 import { decideScale, type Recommendation, type ScaleReason } from '../core/scale-decision.js';
+import { busyRisePerSecond, keepBusySamples, leadSlots, podStartEstimateMs, settleGrowths, START_SAMPLES, type BusySample, type PendingGrowth } from '../core/scale-lead.js';
 import type { PodRouting, RoutingStore } from '../lua/routing-store.js';
 import type { EventRecorder } from './events.js';
 import type { FleetInformers } from './informers.js';
@@ -41,6 +42,20 @@ export interface AutoscalerDeps {
   onScalingChange(pool: string): void;
 }
 
+export interface AutoscalerTiming {
+  /** The pass interval: a breach waits up to this long to be seen, so the lead counts it. */
+  intervalMs: number;
+  /** The window the rise of busy slots is measured over; 0 turns the lead off (the buffer alone). */
+  rateWindowMs: number;
+}
+
+/** What the autoscaler measured for a pool's lead: the rise of busy slots and the time new pods take to serve. */
+interface LeadState {
+  busy: BusySample[];
+  growths: PendingGrowth[];
+  startSamplesMs: number[];
+}
+
 /** A scale-down whose pods the workload controller has not removed yet: what it may remove, and what it did. */
 interface ScaleDownInFlight {
   picked: Set<string>;
@@ -50,6 +65,7 @@ interface ScaleDownInFlight {
 }
 
 const podName = (p: V1Pod) => p.metadata!.name!;
+const isReady = (p: V1Pod) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 /** Longest a scale-down waits for the picked pods' deletion cost to show in the watch. */
 const ANNOTATION_WAIT_MS = 5_000;
 
@@ -68,10 +84,12 @@ export class WorkloadAutoscaler {
   private history = new Map<string, Recommendation[]>();
   private scaling = new Map<string, PoolScaling>();
   private inFlight = new Map<string, ScaleDownInFlight>();
+  private leads = new Map<string, LeadState>();
 
   constructor(
     private readonly deps: AutoscalerDeps,
     private readonly namespace: string,
+    private readonly timing: AutoscalerTiming = { intervalMs: 1000, rateWindowMs: 10_000 },
   ) {}
 
   /** A new term of leadership: the scale-down window starts over, so the first shrink waits a full delay. */
@@ -79,6 +97,7 @@ export class WorkloadAutoscaler {
     this.history.clear();
     this.scaling.clear();
     this.inFlight.clear();
+    this.leads.clear();
   }
 
   scalingOf(pool: string): PoolScaling | undefined {
@@ -104,7 +123,7 @@ export class WorkloadAutoscaler {
     this.ensureLeading();
     const pools = this.autoscaledPools();
     const names = new Set(pools.map((p) => p.name));
-    for (const map of [this.history, this.scaling, this.inFlight]) for (const name of map.keys()) if (!names.has(name)) map.delete(name);
+    for (const map of [this.history, this.scaling, this.inFlight, this.leads]) for (const name of map.keys()) if (!names.has(name)) map.delete(name);
     if (!pools.length) return {};
     const counts = await this.deps.store.status();
     let failure: unknown;
@@ -225,11 +244,13 @@ export class WorkloadAutoscaler {
       return;
     }
     const pods = this.workloadPods(workload);
-    const routing = await store.podRouting(pods.map(podName));
+    // Pods a scale-down in flight saw too: one the controller removed unpicked is reported with the calls Redis still has for it.
+    const routing = await store.podRouting([...new Set([...pods.map(podName), ...(this.inFlight.get(pool.name)?.before.keys() ?? [])])]);
     const underWay = await this.settleRetirements(pool.name, workload, pods, routing);
 
     const nowMs = Date.now();
-    const decision = decideScale({ policy, busySlots, capacity: pool.spec.capacity, currentReplicas: workload.replicas, nowMs, history: this.history.get(pool.name) ?? [] });
+    const lead = this.lead(pool.name, busySlots, pods, workload.replicas, nowMs);
+    const decision = decideScale({ policy, busySlots, capacity: pool.spec.capacity, currentReplicas: workload.replicas, nowMs, history: this.history.get(pool.name) ?? [], leadSlots: lead });
     this.history.set(pool.name, decision.history);
     const previous = this.scaling.get(pool.name);
     const base = { workload: workloadName, wantedReplicas: decision.wanted, currentReplicas: workload.replicas, lastScaleTime: previous?.lastScaleTime };
@@ -242,6 +263,7 @@ export class WorkloadAutoscaler {
     if (decision.target > workload.replicas) {
       this.ensureLeading();
       await scaleWorkload(clients, this.namespace, workload.ref, decision.target);
+      this.leads.get(pool.name)?.growths.push({ sinceMs: nowMs, servingTarget: decision.target });
       await alignPool(decision.target);
       const lastScaleTime = new Date().toISOString();
       logger.info('workload scaled up', { pool: pool.name, workload: workloadName, from: workload.replicas, to: decision.target, reason: decision.reason });
@@ -265,6 +287,25 @@ export class WorkloadAutoscaler {
     this.publish(pool.name, { ...base, reason: decision.reason, message: decision.message }, 'none');
   }
 
+  /**
+   * Calls expected to arrive before a scale-up started now would serve: the
+   * rise of busy slots over the rate window times the time new pods took to
+   * serve (patch to Ready in the pool, the longest of the last few growths)
+   * plus one pass interval (a breach waits that long to be seen).
+   */
+  private lead(pool: string, busySlots: number, pods: readonly V1Pod[], replicas: number, nowMs: number): number {
+    if (this.timing.rateWindowMs <= 0) return 0;
+    const state = this.leads.get(pool) ?? { busy: [], growths: [], startSamplesMs: [] };
+    this.leads.set(pool, state);
+    state.busy = keepBusySamples(state.busy, { atMs: nowMs, busy: busySlots }, this.timing.rateWindowMs);
+    const serving = pods.filter((p) => !p.metadata?.deletionTimestamp && p.metadata?.labels?.[POOL_LABEL] === pool && isReady(p)).length;
+    const settled = settleGrowths(state.growths, serving, replicas, nowMs);
+    state.growths = settled.pending;
+    state.startSamplesMs = [...state.startSamplesMs, ...settled.samplesMs].slice(-START_SAMPLES);
+    const leadMs = podStartEstimateMs(state.startSamplesMs) + this.timing.intervalMs;
+    return leadSlots(busyRisePerSecond(state.busy, this.timing.rateWindowMs), leadMs / 1000);
+  }
+
   private async scaleDown(pool: Pool, workload: Workload, pods: V1Pod[], target: number, reason: ScaleReason, why: string, base: Omit<PoolScaling, 'reason' | 'message'>): Promise<void> {
     const { clients, store, logger, events, metrics } = this.deps;
     const workloadName = describeWorkload(workload.ref);
@@ -278,7 +319,7 @@ export class WorkloadAutoscaler {
               name: podName(p),
               assigned: Boolean(p.spec?.nodeName),
               phase: p.status?.phase ?? 'Pending',
-              ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+              ready: isReady(p),
               inPool: Boolean(p.metadata?.labels?.[POOL_LABEL]),
             })),
           );

@@ -113,6 +113,8 @@ describe('loadConfig', () => {
     [['operator'], { PLIVO_NONCE_TTL_SECONDS: '0' }, 'PLIVO_NONCE_TTL_SECONDS must be between 1 and 86400, got 0'],
     [['operator'], { STATUS_COUNT_WRITES_PER_MINUTE: '0' }, 'STATUS_COUNT_WRITES_PER_MINUTE must be between 1 and 100000, got 0'],
     [['operator'], { STATUS_COUNTS_INTERVAL_SECONDS: 'often' }, 'STATUS_COUNTS_INTERVAL_SECONDS must be an integer, got "often"'],
+    [['operator'], { AUTOSCALE_INTERVAL_MS: '50' }, 'AUTOSCALE_INTERVAL_MS must be between 100 and 60000, got 50'],
+    [['operator'], { AUTOSCALE_RATE_WINDOW_SECONDS: '-1' }, 'AUTOSCALE_RATE_WINDOW_SECONDS must be between 0 and 3600, got -1'],
   ])('%j with %j stops with: %s', (argv, env, message) => {
     expect(() => loadConfig(argv, env)).toThrow(new ConfigError(message));
   });

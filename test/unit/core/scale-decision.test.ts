@@ -146,3 +146,26 @@ describe('decideScale', () => {
     expect(d.target * 1 - busy >= 5 || d.target === 50).toBe(true);
   });
 });
+
+describe('the lead: calls arriving while new pods start', () => {
+  test('a lead is kept free on top of the buffer, so the workload grows ahead of a rise', () => {
+    // 10 busy + 5 buffer = 15 pods; 4 more calls are expected while pods start: 19.
+    const d = decideScale(input({ busySlots: 10, currentReplicas: 15, leadSlots: 4 }));
+    expect(d).toMatchObject({ wanted: 19, target: 19, reason: 'BufferBreached' });
+    expect(d.message).toContain('and 4 for the calls arriving while pods start');
+  });
+
+  test('without a lead the same pool is as wanted', () => {
+    expect(decideScale(input({ busySlots: 10, currentReplicas: 15, leadSlots: 0 }))).toMatchObject({ wanted: 15, reason: 'AsWanted' });
+  });
+
+  test('with bufferPercent the lead counts as calls: its share of free slots grows with it', () => {
+    const p = { ...policy(), bufferSlots: undefined, bufferPercent: 20 };
+    // (8 busy + 2 lead) / 0.8 = 12.5 -> 13 slots
+    expect(decideScale(input({ policy: p, busySlots: 8, currentReplicas: 10, leadSlots: 2 })).wanted).toBe(13);
+  });
+
+  test('the lead stays within maxReplicas', () => {
+    expect(decideScale(input({ policy: policy({ maxReplicas: 20 }), busySlots: 10, currentReplicas: 15, leadSlots: 30 }))).toMatchObject({ wanted: 20, target: 20 });
+  });
+});
