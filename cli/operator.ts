@@ -17,6 +17,7 @@ import { beginLeaderTerm } from '../operator/leader-term.js';
 import { WorkloadAutoscaler } from '../operator/workload-autoscaler.js';
 import { LostStateGrace } from '../core/lost-state-grace.js';
 import { StateLossDetector } from '../lua/state-loss-detector.js';
+import { listenForAutoscaleWakeups } from '../lua/autoscale-wakeups.js';
 import { startEvictionGuard } from './eviction-guard.js';
 import { onShutdown, openRouterRuntime, serveRouter } from './router-runtime.js';
 import { telephonyRoutesFor } from './telephony.js';
@@ -116,6 +117,8 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     { baseDelayMs: 500, maxDelayMs: 30_000, resyncMs: config.operator.autoscaleIntervalMs },
     log.child({ component: 'autoscaler' }),
   );
+  // A breach seen by an allocation, on any replica, starts a pass at once (a no-op unless this replica leads).
+  const stopWakeups = await listenForAutoscaleWakeups(runtime.redis, runtime.store.keys.autoscaleChannel, () => autoscaleLoop?.enqueue(), log.child({ component: 'autoscaler' }));
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
     onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
     onFailed: resignIfFenced,
@@ -191,7 +194,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   onShutdown(log, async () => {
     await leader.stop(); // stops reconciling and reaping, then hands the lease back
     await informers.stop();
-    await Promise.all([server.close(config.shutdownTimeoutMs), evictionGuard?.stop()]);
+    await Promise.all([server.close(config.shutdownTimeoutMs), evictionGuard?.stop(), stopWakeups()]);
     await runtime.redis.quit();
   });
 }

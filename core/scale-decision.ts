@@ -104,3 +104,18 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   }
   return { wanted, target: currentReplicas, reason: 'AsWanted', message: `${slots}; ${currentReplicas} pod(s) keep ${buffer}`, history };
 }
+
+/**
+ * The fewest busy slots at which the buffer (with the same lead) asks for
+ * more than `replicas` pods: the allocation that reaches it should wake the
+ * autoscaler. Undefined when no number of calls can grow the workload (it is
+ * at maxReplicas).
+ */
+export function growAtBusySlots(policy: PoolAutoscaling, capacity: number, replicas: number, leadSlots = 0): number | undefined {
+  if (replicas >= policy.maxReplicas) return undefined;
+  if (replicas < policy.minReplicas) return 0;
+  const slots = replicas * Math.max(1, capacity);
+  // Wanted pods only grow with busy slots, and replicas x capacity + 1 busy slots always want more than replicas pods.
+  for (let busy = 0; busy <= slots; busy++) if (podsForSlots(wantedSlots(policy, busy + Math.max(0, leadSlots)), capacity) > replicas) return busy;
+  return slots + 1;
+}

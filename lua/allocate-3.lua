@@ -20,6 +20,10 @@
           when another attempt finds the call existing
   ARGV[7..] route: pool names, in the order to try them
 
+  A pool the built-in autoscaler sizes carries 'grow_at' in its config hash
+  (set-grow-point-2.lua): the allocation that brings the pool's calls to it
+  publishes the pool's name on the autoscale channel, waking the leader.
+
   Returns
     { 'late' }                  Redis ran the script after its deadline: nothing read or taken
     { 'existing', pod, pool }   the call already had a slot; no attempt can undo it any more
@@ -59,7 +63,7 @@ end
 
 for i = 7, #ARGV do
   local pool = ARGV[i]
-  local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds', 'recounting')
+  local cfg = redis.call('HMGET', poolConfigKey(base, pool), 'capacity', 'scheduling', 'max_call_seconds', 'recounting', 'grow_at')
   local capacity = tonumber(cfg[1])
   if capacity then
     local availKey = poolAvailKey(base, pool)
@@ -80,6 +84,9 @@ for i = 7, #ARGV do
       addToPoolCounts(base, pool, pod, { calls = 1, free = -1, busy = calls == 1 and 1 or 0 }, cfg[4] == '1')
       redis.call('HSET', KEYS[1], 'pod', pod, 'pool', pool, 'merchant_id', ARGV[4], 'started_ms', now, 'attempt', ARGV[6])
       redis.call('ZADD', KEYS[2], now + (tonumber(cfg[3]) or 14400) * 1000, sid)
+      if cfg[5] and (tonumber(redis.call('HGET', poolCountsKey(base, pool), 'calls')) or 0) >= tonumber(cfg[5]) then
+        redis.call('PUBLISH', autoscaleChannel(base), pool)
+      end
       return { 'allocated', pod, pool }
     end
   end

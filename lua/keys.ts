@@ -33,6 +33,8 @@ export interface RoutingKeys {
   /** Scratch keys of an exact recount in progress: partial sums, and the pods already counted. */
   poolRecount(pool: string): string;
   poolRecounted(pool: string): string;
+  /** Pub/Sub channel (not a key): an allocation that reached a pool's grow point publishes the pool's name on it. */
+  autoscaleChannel: string;
 }
 
 
@@ -58,6 +60,7 @@ export function routingKeys(prefix: string): RoutingKeys {
     poolMembers: (pool) => `${base}pool:${pool}:members`,
     webhookNonce: (provider, nonceDigest) => `${base}nonce:${provider}:${nonceDigest}`,
     poolCounts: (pool) => `${base}pool:${pool}:counts`,
+    autoscaleChannel: `${base}autoscale`,
     poolRecount: (pool) => `${base}pool:${pool}:recount`,
     poolRecounted: (pool) => `${base}pool:${pool}:recounted`,
   };

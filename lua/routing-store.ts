@@ -26,6 +26,7 @@ interface LuaCommands {
   retireIdlePods(podIndex: string, term: string, base: string, count: string, atMs: string, leaderTerm: string, ...candidates: string[]): Promise<string[]>;
   unretirePod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<number>;
   podRouting(podIndex: string, base: string, ...pods: string[]): Promise<(string | number | null)[]>;
+  setGrowPoint(poolConfig: string, term: string, growAt: string, leaderTerm: string): Promise<number>;
 }
 
 export interface OwnerClaim {
@@ -341,6 +342,15 @@ export class RoutingStore {
   /** The workload kept a retiring pod: it may take calls again (unless `stayDraining`). */
   async unretirePod(pod: string, stayDraining: boolean): Promise<boolean> {
     return (await fenced(this.lua.unretirePod(this.keys.pod(pod), this.keys.leaderTerm, this.keys.base, pod, stayDraining ? '1' : '0', this.term))) === 1;
+  }
+
+  /**
+   * The calls at which the autoscaler grows the pool's workload (undefined:
+   * never, the pool is at its maximum): the allocation that reaches it
+   * publishes on `keys.autoscaleChannel` (see lua/set-grow-point-2.lua).
+   */
+  async setGrowPoint(pool: string, growAtCalls: number | undefined): Promise<boolean> {
+    return (await fenced(this.lua.setGrowPoint(this.keys.poolConfig(pool), this.keys.leaderTerm, growAtCalls === undefined ? '' : String(growAtCalls), this.term))) === 1;
   }
 
   async deletePool(pool: string): Promise<number> {

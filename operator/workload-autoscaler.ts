@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { POOL_LABEL, RETIRING_ANNOTATION, type Pool } from '../core/pool-types.js';
 import { validatePoolDocument } from '../core/pool-validation.js';
 import { replicaSetRemovalOrder, statefulSetOrdinal, statefulSetRemovalOrder, statefulSetReplicasAfter } from '../core/scale-down-order.js';
-import { decideScale, type Recommendation, type ScaleReason } from '../core/scale-decision.js';
+import { decideScale, growAtBusySlots, type Recommendation, type ScaleReason } from '../core/scale-decision.js';
 import { busyRisePerSecond, keepBusySamples, leadSlots, podStartEstimateMs, settleGrowths, START_SAMPLES, type BusySample, type PendingGrowth } from '../core/scale-lead.js';
 import type { PodRouting, RoutingStore } from '../lua/routing-store.js';
 import type { EventRecorder } from './events.js';
@@ -85,6 +85,10 @@ export class WorkloadAutoscaler {
   private scaling = new Map<string, PoolScaling>();
   private inFlight = new Map<string, ScaleDownInFlight>();
   private leads = new Map<string, LeadState>();
+  /** The lead of each pool's last decision. */
+  private lastLead = new Map<string, number>();
+  /** The grow point each pool has in Redis, as last written this term. */
+  private growPoints = new Map<string, number | undefined>();
 
   constructor(
     private readonly deps: AutoscalerDeps,
@@ -98,6 +102,8 @@ export class WorkloadAutoscaler {
     this.scaling.clear();
     this.inFlight.clear();
     this.leads.clear();
+    this.lastLead.clear();
+    this.growPoints.clear();
   }
 
   scalingOf(pool: string): PoolScaling | undefined {
@@ -123,13 +129,19 @@ export class WorkloadAutoscaler {
     this.ensureLeading();
     const pools = this.autoscaledPools();
     const names = new Set(pools.map((p) => p.name));
-    for (const map of [this.history, this.scaling, this.inFlight, this.leads]) for (const name of map.keys()) if (!names.has(name)) map.delete(name);
+    for (const map of [this.history, this.scaling, this.inFlight, this.leads, this.lastLead]) for (const name of map.keys()) if (!names.has(name)) map.delete(name);
+    for (const name of this.growPoints.keys()) {
+      if (names.has(name)) continue;
+      await this.deps.store.setGrowPoint(name, undefined);
+      this.growPoints.delete(name);
+    }
     if (!pools.length) return {};
     const counts = await this.deps.store.status();
     let failure: unknown;
     for (const pool of pools) {
       try {
         await this.scale(pool, counts.pools[pool.name]?.active_calls ?? 0);
+        await this.syncGrowPoint(pool);
       } catch (err) {
         if (err instanceof RunAbandoned) throw err;
         this.deps.logger.error('autoscaling failed', { pool: pool.name, error: (err as Error).message });
@@ -138,6 +150,20 @@ export class WorkloadAutoscaler {
     }
     if (failure) throw failure;
     return {};
+  }
+
+  /**
+   * Tells allocate the calls at which this pool next grows, so the
+   * allocation that reaches them wakes the leader (cli/operator.ts listens)
+   * instead of the breach waiting for the next pass.
+   */
+  private async syncGrowPoint(pool: Pool): Promise<void> {
+    const scaling = this.scaling.get(pool.name);
+    const point = scaling && scaling.reason !== 'WorkloadNotFound' ? growAtBusySlots(pool.spec.autoscaling!, pool.spec.capacity, scaling.currentReplicas, this.lastLead.get(pool.name)) : undefined;
+    if (this.growPoints.has(pool.name) && this.growPoints.get(pool.name) === point) return;
+    this.ensureLeading();
+    await this.deps.store.setGrowPoint(pool.name, point);
+    this.growPoints.set(pool.name, point);
   }
 
   private workloadPods(workload: Workload): V1Pod[] {
@@ -250,6 +276,7 @@ export class WorkloadAutoscaler {
 
     const nowMs = Date.now();
     const lead = this.lead(pool.name, busySlots, pods, workload.replicas, nowMs);
+    this.lastLead.set(pool.name, lead);
     const decision = decideScale({ policy, busySlots, capacity: pool.spec.capacity, currentReplicas: workload.replicas, nowMs, history: this.history.get(pool.name) ?? [], leadSlots: lead });
     this.history.set(pool.name, decision.history);
     const previous = this.scaling.get(pool.name);

@@ -17,6 +17,9 @@ local function endedCallKey(base, sid) return base .. 'ended:' .. sid end
 -- Every pod routing knows (a pod hash exists), so a reconcile finds pods that
 -- are gone in one read, even those that left every pool but still hold calls.
 local function podIndexKey(base) return base .. 'pods' end
+-- Pub/Sub channel (not a key): an allocation that reached a pool's grow point
+-- publishes the pool's name here (see allocate-3.lua).
+local function autoscaleChannel(base) return base .. 'autoscale' end
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -1,4 +1,4 @@
-import { decideScale, podsForSlots, wantedSlots, type Recommendation, type ScaleInput } from '../../../core/scale-decision.js';
+import { decideScale, growAtBusySlots, podsForSlots, wantedSlots, type Recommendation, type ScaleInput } from '../../../core/scale-decision.js';
 import type { PoolAutoscaling } from '../../../core/pool-types.js';
 
 const policy = (over: Partial<PoolAutoscaling> = {}): PoolAutoscaling => ({
@@ -167,5 +167,29 @@ describe('the lead: calls arriving while new pods start', () => {
 
   test('the lead stays within maxReplicas', () => {
     expect(decideScale(input({ policy: policy({ maxReplicas: 20 }), busySlots: 10, currentReplicas: 15, leadSlots: 30 }))).toMatchObject({ wanted: 20, target: 20 });
+  });
+});
+
+describe('growAtBusySlots: where an allocation should wake the autoscaler', () => {
+  test('the first busy count whose buffer needs another pod, and it agrees with decideScale', () => {
+    // 10 pods, buffer 5: 6 busy leave 4 free.
+    expect(growAtBusySlots(policy(), 1, 10)).toBe(6);
+    expect(decideScale(input({ busySlots: 5, currentReplicas: 10 })).reason).not.toBe('BufferBreached');
+    expect(decideScale(input({ busySlots: 6, currentReplicas: 10 })).reason).toBe('BufferBreached');
+  });
+
+  test('a lead brings it nearer; shared pods and bufferPercent count slots', () => {
+    expect(growAtBusySlots(policy(), 1, 10, 2)).toBe(4);
+    // 4 pods of 3 slots, 5 free wanted: 8 busy want 13 slots, 5 pods.
+    expect(growAtBusySlots(policy(), 3, 4)).toBe(8);
+    const p = { ...policy(), bufferSlots: undefined, bufferPercent: 20 };
+    // 10 slots: 8 busy want 10, 9 busy want 12.
+    expect(growAtBusySlots(p, 1, 10)).toBe(9);
+    for (const busy of [8, 9]) expect(decideScale(input({ policy: p, busySlots: busy, currentReplicas: 10 })).reason === 'BufferBreached').toBe(busy === 9);
+  });
+
+  test('none at maxReplicas; at once below minReplicas', () => {
+    expect(growAtBusySlots(policy({ maxReplicas: 10 }), 1, 10)).toBeUndefined();
+    expect(growAtBusySlots(policy({ minReplicas: 3 }), 1, 2)).toBe(0);
   });
 });

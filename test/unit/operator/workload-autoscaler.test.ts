@@ -36,6 +36,7 @@ class FakeFleet {
   workloadPatches: number[] = [];
   poolPatches: number[] = [];
   events: { type: string; reason: string; message: string }[] = [];
+  growPoints: (number | undefined)[] = [];
   private seq = 0;
 
   constructor(
@@ -145,6 +146,10 @@ class FakeFleet {
         return { picked };
       },
       unretirePod: async (pod: string) => this.retiring.delete(pod),
+      setGrowPoint: async (_pool: string, at: number | undefined) => {
+        this.growPoints.push(at);
+        return true;
+      },
     } as unknown as RoutingStore;
   }
 
@@ -294,6 +299,26 @@ test('a pod the workload removed that the shrink did not pick is reported with a
   expect(warning).toMatchObject({ type: 'Warning' });
   expect(warning?.message).toContain('removed pod agent-1 (1 call(s) in routing)');
   expect(warning?.message).toContain(picked);
+});
+
+test('after each pass Redis holds the calls at which the next growth is due, written only when it moves', async () => {
+  const fleet = new FakeFleet({ bufferSlots: 2, minReplicas: 2, maxReplicas: 5, scaleDownDelaySeconds: 60 }, 3);
+  const autoscaler = fleet.autoscaler();
+  await autoscaler.run();
+  // 3 pods, buffer 2: the second call leaves 1 free.
+  expect(fleet.growPoints).toEqual([2]);
+  advance(1000);
+  await autoscaler.run();
+  expect(fleet.growPoints).toEqual([2]);
+  fleet.calls.set('agent-0', 1);
+  fleet.calls.set('agent-1', 1);
+  await autoscaler.run(); // grows to 4: the next growth at 3 calls
+  fleet.converge();
+  fleet.calls.set('agent-2', 1);
+  advance(1000);
+  await autoscaler.run(); // grows to 5, the maximum: no call can grow it further
+  expect(fleet.workloadPatches).toEqual([4, 5]);
+  expect(fleet.growPoints).toEqual([2, 3, undefined]);
 });
 
 test('a replica that lost the lease stops before any patch', async () => {
