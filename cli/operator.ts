@@ -118,7 +118,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
     log.child({ component: 'autoscaler' }),
   );
   // A breach seen by an allocation, on any replica, starts a pass at once (a no-op unless this replica leads).
-  const stopWakeups = await listenForAutoscaleWakeups(runtime.redis, runtime.store.keys.autoscaleChannel, () => autoscaleLoop?.enqueue(), log.child({ component: 'autoscaler' }));
+  const wakeups = listenForAutoscaleWakeups(runtime.redis, runtime.store.keys.autoscaleChannel, () => autoscaleLoop?.enqueue(), log.child({ component: 'autoscaler' }));
   const reaper = new CallReaper(runtime.store, config.reapIntervalMs, log.child({ component: 'reaper' }), {
     onReaped: (calls) => reportExpired(calls, runtime.metrics.reaped, events),
     onFailed: resignIfFenced,
@@ -194,7 +194,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   onShutdown(log, async () => {
     await leader.stop(); // stops reconciling and reaping, then hands the lease back
     await informers.stop();
-    await Promise.all([server.close(config.shutdownTimeoutMs), evictionGuard?.stop(), stopWakeups()]);
+    await Promise.all([server.close(config.shutdownTimeoutMs), evictionGuard?.stop(), wakeups.stop()]);
     await runtime.redis.quit();
   });
 }

@@ -5,9 +5,12 @@ import type { Redis } from 'ioredis';
 import { listenForAutoscaleWakeups } from '../../../lua/autoscale-wakeups.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
 import { silentLogger } from '../../../core/logger.js';
-import { isolatedStore, pool, sharedTestRedis } from '../../support/routing.js';
+import { createRedisClient } from '../../../lua/redis-client.js';
+import { isolatedStore, pool, sharedTestRedis, testRedisUrl } from '../../support/routing.js';
 
 const redis: Redis = sharedTestRedis();
+const routerClient = createRedisClient(testRedisUrl(), 1000, silentLogger());
+afterAll(() => routerClient.disconnect());
 let store: RoutingStore;
 let woken: string[];
 let stop: () => Promise<void>;
@@ -15,7 +18,10 @@ let stop: () => Promise<void>;
 beforeEach(async () => {
   store = isolatedStore(redis);
   woken = [];
-  stop = await listenForAutoscaleWakeups(redis, store.keys.autoscaleChannel, (p) => woken.push(p), silentLogger());
+  // The router's own client (lazy, no offline queue), as the operator passes it.
+  const wakeups = listenForAutoscaleWakeups(routerClient, store.keys.autoscaleChannel, (p) => woken.push(p), silentLogger());
+  await wakeups.subscribed;
+  stop = wakeups.stop;
 });
 afterEach(async () => {
   await stop();
