@@ -6,6 +6,7 @@
 #   kwok, kwokctl                                                    (sigs.k8s.io/kwok)
 #   helm                                                             (helm.sh/helm/v3)
 #   promtool                                                         (github.com/prometheus/prometheus)
+#   metrics-server                                                   (sigs.k8s.io/metrics-server)
 # A tool's folder holds a .complete stamp written last, so a build that was
 # interrupted is detected and redone. Usage: hack/build-tools.sh [tool...]
 set -euo pipefail
@@ -116,8 +117,15 @@ build_promtool() {
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
 }
 
+# The version goes in through ldflags as the project's Makefile does: kwokctl
+# reads it from `metrics-server --version` to pick its flags.
+build_metrics_server() {
+  GOBIN="$1/bin" go install -p 2 -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+}
+
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes promtool)
+[ ${#tools[@]} -gt 0 ] || tools=(etcd kwok helm kubernetes promtool metrics-server)
 for tool in "${tools[@]}"; do
   case "$tool" in
     kubernetes) build_into "$CACHE/kubernetes-$KUBERNETES_VERSION" build_kubernetes ;;
@@ -125,6 +133,7 @@ for tool in "${tools[@]}"; do
     kwok) build_into "$CACHE/kwok-$KWOK_VERSION" build_kwok ;;
     helm) build_into "$CACHE/helm-$HELM_VERSION" build_helm ;;
     promtool) build_into "$CACHE/promtool-$PROMETHEUS_VERSION" build_promtool ;;
-    *) log "unknown tool $tool (kubernetes, etcd, kwok, helm, promtool)"; exit 2 ;;
+    metrics-server) build_into "$CACHE/metrics-server-$METRICS_SERVER_VERSION" build_metrics_server ;;
+    *) log "unknown tool $tool (kubernetes, etcd, kwok, helm, promtool, metrics-server)"; exit 2 ;;
   esac
 done

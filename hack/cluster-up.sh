@@ -36,6 +36,7 @@ link_tools() {
   ln -sf "$CACHE/kwok-$KWOK_VERSION/bin/kwok" "$BIN/kwok"
   ln -sf "$CACHE/etcd-$ETCD_VERSION/bin/etcd" "$BIN/etcd"
   ln -sf "$CACHE/promtool-$PROMETHEUS_VERSION/bin/promtool" "$BIN/promtool"
+  ln -sf "$CACHE/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server" "$BIN/metrics-server"
 }
 
 "$HACK/build-tools.sh"
@@ -67,14 +68,25 @@ else
   echo "$mode" > "$STATE/mode"
   link_tools
   K="$CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+  # metrics-server scrapes the resource metrics kwok emulates for each pod
+  # (from its kwok.x-k8s.io/usage-cpu annotation), so an HPA on CPU works.
+  # kwokctl would download its manifest and kubectl: give it local ones.
+  cat > "$STATE/kwokctl.yaml" <<YAML
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  metricsServerManifests: ["$HACK/cluster/metrics-server"]
+YAML
+  export KWOK_KUBECTL_BINARY="$K/kubectl"
   # One controller-manager and one scheduler, nothing to elect: on a loaded
   # machine a lease renewal that times out made them exit (and kwokctl does
   # not restart them), which stopped every StatefulSet and every scheduling.
-  kwokctl create cluster --name "$NAME" --runtime binary \
+  kwokctl --config "$STATE/kwokctl.yaml" create cluster --name "$NAME" --runtime binary \
     --kube-apiserver-binary "$K/kube-apiserver" \
     --kube-controller-manager-binary "$K/kube-controller-manager" \
     --kube-scheduler-binary "$K/kube-scheduler" \
     --etcd-binary "$CACHE/etcd-$ETCD_VERSION/bin/etcd" \
+    --enable metrics-server --metrics-server-binary "$CACHE/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server" \
     --kwok-controller-binary "$CACHE/kwok-$KWOK_VERSION/bin/kwok" \
     --kube-authorization=true --kube-admission=true --disable-qps-limits \
     --extra-args kube-controller-manager=leader-elect=false \

@@ -83,3 +83,64 @@ spec:
   expect(described).toMatch(/Reference:\s+VoiceAgentPool\/standard/);
   await kubectl(['delete', 'hpa', 'standard'], { namespace: ns() });
 }, 180_000);
+
+// The cluster runs metrics-server, which scrapes the kubelet resource metrics
+// kwok emulates for each pod from its kwok.x-k8s.io/usage-cpu annotation: the
+// HPA controller reads the pool's scale subresource, lists the pods of its
+// status.selector, gets their CPU from metrics.k8s.io and scales the pool.
+test('an HPA on CPU scales a pool from its pods\' metrics, found through the scale subresource\'s selector', async () => {
+  await apply(
+    `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: cpu-agent }
+spec:
+  serviceName: cpu-agent
+  replicas: 5
+  podManagementPolicy: Parallel
+  selector: { matchLabels: { app: cpu-agent } }
+  template:
+    metadata:
+      labels: { app: cpu-agent }
+      # 90m of a 100m request: 90% for the HPA
+      annotations: { kwok.x-k8s.io/usage-cpu: 90m }
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{ name: agent, image: voice-agent:test, resources: { requests: { cpu: 100m } } }]
+---
+apiVersion: smartrouter.io/v1alpha1
+kind: VoiceAgentPool
+metadata: { name: cpu }
+spec: { tier: cpu, exclusive: true, replicas: 2, selector: { matchLabels: { app: cpu-agent } } }
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: cpu }
+spec:
+  scaleTargetRef: { apiVersion: smartrouter.io/v1alpha1, kind: VoiceAgentPool, name: cpu }
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+    - type: Resource
+      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
+`,
+    ns(),
+  );
+  await waitForStatus(ns(), 'cpu', 'two pods serving', (s) => s.replicas === 2 && s.selector === 'smartrouter.io/pool=cpu');
+  // 2 pods at 90% against a 50% target: ceil(2 x 90 / 50) = 4, the HPA's maximum.
+  const hpa = await waitFor(
+    'the HPA to measure the pool\'s CPU and scale it',
+    async () => {
+      const h = await kubectlJson<{ status?: { desiredReplicas?: number; currentMetrics?: { resource?: { name: string; current: { averageUtilization?: number } } }[]; conditions?: { type: string; status: string; reason: string }[] } }>(['get', 'hpa', 'cpu'], ns());
+      return h.status?.desiredReplicas === 4 ? h : undefined;
+    },
+    150_000,
+    2_000,
+  );
+  expect(hpa.status?.currentMetrics?.[0]?.resource).toMatchObject({ name: 'cpu', current: { averageUtilization: 90 } });
+  expect(hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
+  await waitForLabels(ns(), '4 pods in cpu', (l) => countBy(l).cpu === 4);
+  await waitForStatus(ns(), 'cpu', 'replicas 4', (s) => s.replicas === 4);
+  // The metric is the pods' own: metrics.k8s.io lists them under the pool's selector.
+  const top = await kubectl(['get', '--raw', `/apis/metrics.k8s.io/v1beta1/namespaces/${ns()}/pods?labelSelector=smartrouter.io%2Fpool%3Dcpu`]);
+  expect((JSON.parse(top) as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(2);
+}, 180_000);
