@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Logger } from '../core/logger.js';
+import type { RedisClient } from './redis-client.js';
 
 export interface AutoscaleWakeups {
   /** Settles once the channel is first subscribed. */
@@ -16,9 +17,11 @@ export interface AutoscaleWakeups {
  * so a Redis that is down at start or restarts only delays it. A message
  * lost meanwhile costs one pass interval, nothing more.
  */
-export function listenForAutoscaleWakeups(redis: Redis, channel: string, onPool: (pool: string) => void, logger: Logger): AutoscaleWakeups {
+export function listenForAutoscaleWakeups(redis: RedisClient, channel: string, onPool: (pool: string) => void, logger: Logger): AutoscaleWakeups {
   // The router's client queues nothing while disconnected (see redis-client.ts); a subscription is no request to answer in time.
-  const subscriber = redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, autoResubscribe: false });
+  // On a Redis Cluster, PUBLISH reaches every node: a subscription on any of them hears it.
+  const subscriber: RedisClient =
+    redis instanceof Cluster ? redis.duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true }) : redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, autoResubscribe: false });
   let first: () => void;
   const subscribed = new Promise<void>((resolve) => (first = resolve));
   subscriber.on('error', (err: Error) => logger.warn('autoscale wake-up connection failed; passes still run on their interval', { error: err.message }));
