@@ -193,6 +193,16 @@ export class WorkloadAutoscaler {
     }
   }
 
+  /** The pod as the API server has it now (a decision that puts a pod back into routing must not trust a cache); undefined when gone. */
+  private async readPod(name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.deps.clients.core.readNamespacedPod({ name, namespace: this.namespace });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** Whether the pod informer shows every pod's retiring annotation and cost, waiting up to ANNOTATION_WAIT_MS. */
   private async annotationsSeen(pods: readonly string[]): Promise<boolean> {
     const until = Date.now() + ANNOTATION_WAIT_MS;
@@ -247,7 +257,14 @@ export class WorkloadAutoscaler {
     }
     // The controller removes pods only while it has more than its replicas: beyond that, a retiring pod stays.
     if (retiring.length && live.length <= workload.replicas) {
-      for (const pod of retiring) await this.unretire(pool, pod, `${describeWorkload(workload.ref)} keeps ${workload.replicas} replicas`);
+      // Until the controller has caught up with the larger size, it may still be removing pods for the smaller
+      // one, and a pod given back could take a call on its way out. Wait for it, then confirm each pod live.
+      if (!workload.settled) return true;
+      for (const pod of retiring) {
+        const fresh = await this.readPod(podName(pod));
+        if (!fresh || fresh.metadata?.deletionTimestamp || fresh.metadata?.uid !== pod.metadata?.uid) continue;
+        await this.unretire(pool, fresh, `${describeWorkload(workload.ref)} keeps ${workload.replicas} replicas`);
+      }
       this.inFlight.delete(pool);
       return false;
     }

@@ -33,6 +33,10 @@ class FakeFleet {
   calls = new Map<string, number>();
   retiring = new Set<string>();
   leader = true;
+  /** The Deployment controller has caught up with spec.replicas. */
+  settled = true;
+  /** Pods the API server already has a deletionTimestamp for, before the informer shows it. */
+  deletingLive = new Set<string>();
   workloadPatches: number[] = [];
   poolPatches: number[] = [];
   events: { type: string; reason: string; message: string }[] = [];
@@ -81,9 +85,9 @@ class FakeFleet {
 
   clients(): KubeClients {
     const deployment = () => ({
-      metadata: { name: 'agent', generation: 1 },
+      metadata: { name: 'agent', generation: 2 },
       spec: { replicas: this.replicas, selector: { matchLabels: { app: 'agent' } } },
-      status: { observedGeneration: 1, replicas: this.replicas, updatedReplicas: this.replicas },
+      status: { observedGeneration: this.settled ? 2 : 1, replicas: this.replicas, updatedReplicas: this.replicas },
     });
     return {
       apps: {
@@ -101,6 +105,11 @@ class FakeFleet {
         },
       },
       core: {
+        readNamespacedPod: async ({ name }: { name: string }) => {
+          const pod = this.pods.find((p) => p.metadata?.name === name);
+          if (!pod) throw Object.assign(new Error('not found'), { code: 404 });
+          return this.deletingLive.has(name) ? { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date() } } : pod;
+        },
         patchNamespacedPod: async ({ name, body }: { name: string; body: { metadata: { annotations: Record<string, string | null> } } }) => {
           const pod = this.pods.find((p) => p.metadata?.name === name);
           if (!pod) throw Object.assign(new Error('not found'), { code: 404 });
@@ -281,6 +290,33 @@ test('no further shrink starts while the last one\'s pods are still there', asyn
   await autoscaler.run();
   expect(fleet.workloadPatches).toEqual([2]);
   expect(autoscaler.scalingOf('standard')?.reason).toBe('ScaleDownInProgress');
+});
+
+test('a picked pod goes back to routing only once the workload caught up with a larger size, and only if it is not on its way out', async () => {
+  const fleet = new FakeFleet({ bufferSlots: 1, minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 0 }, 5);
+  const autoscaler = fleet.autoscaler();
+  fleet.calls.set('agent-0', 1);
+  await autoscaler.run(); // 1 busy + 1 wants 2: three idle pods picked
+  expect(fleet.workloadPatches).toEqual([2]);
+  const picked = [...fleet.retiring].sort();
+  expect(picked).toHaveLength(3);
+  // Calls come back before the ReplicaSet removed the picked pods: the workload grows to 5 again.
+  fleet.calls.set('agent-4', 1);
+  fleet.calls.set('agent-x', 2);
+  fleet.settled = false;
+  advance(1000);
+  await autoscaler.run();
+  expect(fleet.workloadPatches).toEqual([2, 5]);
+  // 5 pods for 5 replicas, but the controller has not caught up: it may still remove pods for 2.
+  advance(1000);
+  await autoscaler.run();
+  expect([...fleet.retiring].sort()).toEqual(picked);
+  // Caught up; one picked pod is already being deleted (the informer does not show it yet): it stays out of routing.
+  fleet.settled = true;
+  fleet.deletingLive.add(picked[0]!);
+  advance(1000);
+  await autoscaler.run();
+  expect([...fleet.retiring]).toEqual([picked[0]]);
 });
 
 test('a pod the workload removed that the shrink did not pick is reported with a Warning', async () => {
