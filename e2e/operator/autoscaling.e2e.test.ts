@@ -78,8 +78,9 @@ test('a Deployment grows ahead of the calls, then shrinks by idle pods only afte
   await release(held[0]!.sid);
   await release(held[1]!.sid);
   await waitFor('the workload at 3', async () => (await workloadReplicas('deployment', 'agent')) === 3, 60_000);
-  const down = await waitForEvent(ns(), 'standard', 'ScaledDown', /Deployment\/agent 5 -> 3, removing idle pod\(s\)/);
-  expect(down[0]!.message).not.toContain(keep.pod);
+  // One step or two (a loaded machine may see one release before the other): never naming the busy pod.
+  await waitForEvent(ns(), 'standard', 'ScaledDown', /Deployment\/agent [45] -> 3, removing idle pod\(s\)/);
+  for (const e of (await eventsFor(ns(), 'standard')).filter((x) => x.reason === 'ScaledDown')) expect(e.message).not.toContain(keep.pod);
   await waitFor('3 pods left', async () => (await listPods(ns(), 'app=agent')).filter((p) => !p.deleting).length === 3);
   const left = await listPods(ns(), 'app=agent');
   expect(left.map((p) => p.name)).toContain(keep.pod);
