@@ -9,6 +9,8 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
+  // The local cluster's etcd keeps its own *.snap files under .cluster/: they are not Jest snapshots.
+  modulePathIgnorePatterns: ['<rootDir>/.cluster/'],
 };
 
 export default {
