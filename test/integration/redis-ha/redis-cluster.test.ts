@@ -99,6 +99,7 @@ test('every script runs on the master of the routing slot: reconciler writes, dr
   expect(await store.setDraining('p0', false)).not.toBeNull();
   expect(await store.setReady('p1', false)).toBe(true);
   expect(await store.podEvictionState('p0')).not.toBeNull();
+  expect((await store.podRouting(['p0', 'p1'])).get('p0')).toMatchObject({ pool: 'shared' });
   expect(await store.recountPool('shared')).toEqual([]);
   const retired = await store.retireIdlePods([{ pod: 'p2', tier: 0 }], 1);
   expect(retired.picked.length).toBeLessThanOrEqual(1);
