@@ -128,7 +128,7 @@ export interface Settlement {
   lostReleases: string[];
   /** Calls Redis holds that the client never held, or whose release was not lost: must be none. */
   unexplained: string[];
-  /** Calls the client still holds because Redis refused their release (503) for half a minute. */
+  /** Calls the client still holds because Redis refused releases (503) for half a minute. */
   unsettled: string[];
   /** Calls Redis holds after the settlement. */
   remaining: number;
@@ -141,10 +141,11 @@ export interface Settlement {
 export async function settle(load: AllocationLoad, routerUrl: string, store: RoutingStore, pods: readonly string[]): Promise<Settlement> {
   const lostAllocations: string[] = [];
   const unsettled: string[] = [];
+  // A release refused while Redis fails over (503, or no answer) is asked again, as a client would, for half a minute in all.
+  const giveUpAt = performance.now() + 30_000;
   for (const sid of [...load.books.held]) {
     let status = await post(`${routerUrl}/api/v1/release`, { call_sid: sid }, 10_000);
-    // A release refused while Redis fails over (503, or no answer) is asked again, as a client would.
-    for (let i = 0; i < 120 && (typeof status !== 'number' || status === 503); i++) {
+    while ((typeof status !== 'number' || status === 503) && performance.now() < giveUpAt) {
       await new Promise((r) => setTimeout(r, 250));
       status = await post(`${routerUrl}/api/v1/release`, { call_sid: sid }, 10_000);
     }
