@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
@@ -53,7 +54,7 @@ const apiPath = (req: Request) => (req.baseUrl === '' ? req.path.slice(API.lengt
 /** A declared Content-Length over the limit: 413 now, and the connection closed rather than read. */
 function refuseDeclaredOversize(limit: number): RequestHandler {
   return (req, res, next) => {
-    const declared = Number(req.get('content-length') ?? 0);
+    const declared = Number(req.headers['content-length'] ?? 0);
     if (!(declared > limit)) return next();
     res.set('Connection', 'close');
     next(new HttpError(413, { error: `request body is larger than ${limit / 1024} KiB` }));
@@ -62,7 +63,7 @@ function refuseDeclaredOversize(limit: number): RequestHandler {
 
 /** JSON bodies only; a body of another type is refused rather than ignored. */
 const jsonOnly: RequestHandler = (req, _res, next) => {
-  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && req.body === undefined) return next(new HttpError(415, { error: 'Content-Type must be application/json' }));
   if (req.body === undefined) req.body = {};
   next();
@@ -75,26 +76,29 @@ export function buildApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', deps.trustProxy ?? 'loopback');
 
-  // First of all: when the request arrived. Its deadline counts from here.
+  // First of all: when the request arrived (its deadline counts from here)
+  // and, before anything reads a body, a declared length over the limit is
+  // answered at once. One step: every request takes it.
   const loopWatch = deps.loopWatch ?? new EventLoopWatch().start();
-  app.use((_req, res, next) => {
-    res.locals.arrivedAt = loopWatch.arrivalOf();
-    res.locals.afterStall = loopWatch.recentlyStalled();
-    next();
+  const refuseOversize = refuseDeclaredOversize(MAX_BODY_BYTES);
+  app.use((req, res, next) => {
+    const now = performance.now();
+    res.locals.arrivedAt = loopWatch.arrivalOf(now);
+    res.locals.afterStall = loopWatch.recentlyStalled(now);
+    refuseOversize(req, res, next);
   });
 
   // Open: probes, metrics and the API's own description. Everything else
   // under /api/v1 needs a token of the route's scope, or a provider's signature.
-  // Before anything reads a body: a declared length over the limit is answered at once.
-  app.use(refuseDeclaredOversize(MAX_BODY_BYTES));
-
   // What every /api/v1 request goes through before its route: the per-client
   // limit on admin routes (before authentication, so a client guessing tokens
   // is slowed down too), the token check and the JSON body.
   const credentials = deps.credentials ?? Credentials.none();
+  // A limit that is off and an API left open (no credential configured) are no step at all.
+  const adminLimit = deps.adminRateLimit ?? { perSecond: 0, burst: 0 };
   const gate: RequestHandler[] = [
-    rateLimitPerClient(deps.adminRateLimit ?? { perSecond: 0, burst: 0 }, (req) => !scopesFor(req.method, apiPath(req)).includes('routing')),
-    requireScope(credentials, (req) => scopesFor(req.method, apiPath(req))),
+    ...(adminLimit.perSecond > 0 ? [rateLimitPerClient(adminLimit, (req) => !scopesFor(req.method, apiPath(req)).includes('routing'))] : []),
+    ...(credentials.enforced ? [requireScope(credentials, (req) => scopesFor(req.method, apiPath(req)))] : []),
     jsonBody(MAX_BODY_BYTES, 'request body is larger than 16 KiB'),
     jsonOnly,
   ];

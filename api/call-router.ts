@@ -5,7 +5,7 @@ import type { Pool } from '../core/pool-types.js';
 import { resolveRoute } from '../core/route.js';
 import { signStreamToken } from '../core/stream-token.js';
 import { traced } from '../core/tracing.js';
-import { buildWsUrl } from '../core/ws-url.js';
+import { wsUrlBuilder } from '../core/ws-url.js';
 import { RedisClock } from '../lua/redis-clock.js';
 import type { AllocateOutcome, RoutingStore } from '../lua/routing-store.js';
 import { CallEndedError, DeadlineExceededError, OverloadedError, StoreUnavailableError } from './errors.js';
@@ -80,6 +80,8 @@ interface PoolsView {
   version: string;
   pools: Pool[];
   routes: Map<string, string[]>;
+  /** The tiers some pool serves. */
+  tiers: Set<string>;
 }
 
 async function fromStore<T>(work: () => Promise<T>): Promise<T> {
@@ -101,6 +103,7 @@ export class CallRouter {
   private loading: Promise<PoolsView> | undefined;
   private readonly clock: RedisClock;
   private readonly timeoutMs: number;
+  private readonly wsUrl: ReturnType<typeof wsUrlBuilder>;
   private readonly reconnectUndo: ReconnectUndo;
   /** Attempt tokens: this process's random prefix and a counter, unique without a syscall per request. */
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
@@ -114,6 +117,7 @@ export class CallRouter {
   ) {
     this.clock = RedisClock.of(store.redis, store.keys.deadlines);
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.wsUrl = wsUrlBuilder(options.wsUrlTemplate);
     this.reconnectUndo = new ReconnectUndo(store, logger);
   }
 
@@ -122,7 +126,7 @@ export class CallRouter {
     this.loading ??= this.store
       .poolsSnapshot()
       .then((snapshot) => {
-        this.view = { ...snapshot, routes: new Map() };
+        this.view = { ...snapshot, routes: new Map(), tiers: new Set(snapshot.pools.map((p) => p.spec.tier)) };
         return this.view;
       })
       .finally(() => {
@@ -180,7 +184,7 @@ export class CallRouter {
 
   /** A tier no pool serves is counted as "other": the metric's labels stay bounded whatever callers send. */
   private tierLabel(tier: string): string {
-    return this.view?.pools.some((p) => p.spec.tier === tier) ? tier : 'other';
+    return this.view?.tiers.has(tier) ? tier : 'other';
   }
 
   /**
@@ -191,7 +195,7 @@ export class CallRouter {
    */
   private async runAllocate(request: AllocateCallRequest, route: string[], version: string, deadline: number): Promise<AllocateOutcome> {
     const token = `${this.tokenPrefix}.${(this.attempts = (this.attempts + 1) % Number.MAX_SAFE_INTEGER)}`;
-    const deadlineRedisMs = await fromStore(() => beforeDeadline(this.clock.toRedisMs(deadline), deadline, () => new Error('Redis clock not measured in time')));
+    const deadlineRedisMs = this.clock.knownRedisMs(deadline) ?? (await fromStore(() => beforeDeadline(this.clock.toRedisMs(deadline), deadline, () => new Error('Redis clock not measured in time'))));
     if (performance.now() >= deadline) throw new DeadlineExceededError();
     if (request.afterStall && request.clientGone) {
       // libuv reads a socket's end one loop iteration after its data: give
@@ -234,8 +238,8 @@ export class CallRouter {
   }
 
   private async allocateBeforeDeadline(request: AllocateCallRequest, deadline: number): Promise<Allocation | null> {
-    if (performance.now() >= deadline) throw new DeadlineExceededError();
-    const started = process.hrtime.bigint();
+    const started = performance.now();
+    if (started >= deadline) throw new DeadlineExceededError();
     const tier = request.tier ?? this.options.defaultTier;
     let view = this.view ?? (await fromStore(() => beforeDeadline(this.loadPools(), deadline, () => new Error('pools not read in time'))));
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -246,27 +250,34 @@ export class CallRouter {
         continue;
       }
       if (outcome.kind === 'late') throw new StoreUnavailableError(new Error('Redis ran the allocation after its deadline; nothing was taken'));
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.metrics.allocationSeconds.observe(seconds);
-      const log = { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: Math.round(seconds * 1e6) / 1e3 };
+      const elapsedMs = performance.now() - started;
+      this.metrics.allocationSeconds.observe(elapsedMs / 1000);
+      const latencyMs = Math.round(elapsedMs * 1e3) / 1e3;
       if (outcome.kind === 'ended') {
         this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'call_ended' });
-        this.logger.warn('allocation for an ended call refused', { ...log, reason: outcome.reason, ended_at: outcome.endedAt.toISOString() });
+        this.logger.warn('allocation for an ended call refused', { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: latencyMs, reason: outcome.reason, ended_at: outcome.endedAt.toISOString() });
         throw new CallEndedError(request.callSid, outcome.reason, outcome.endedAt);
       }
       if (outcome.kind === 'none') {
         this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: '', result: 'no_capacity' });
-        this.logger.warn('no pods available', { ...log, route });
+        this.logger.warn('no pods available', { call_sid: request.callSid, merchant_id: request.merchantId, tier, latency_ms: latencyMs, route });
         return null;
       }
       this.metrics.allocations.inc({ tier: this.tierLabel(tier), pool: outcome.pool, result: outcome.kind });
-      this.logger.info(outcome.kind === 'existing' ? 'call already allocated' : 'call allocated', { ...log, pod: outcome.pod, pool: outcome.pool });
+      this.logger.info(outcome.kind === 'existing' ? 'call already allocated' : 'call allocated', {
+        call_sid: request.callSid,
+        merchant_id: request.merchantId,
+        tier,
+        latency_ms: latencyMs,
+        pod: outcome.pod,
+        pool: outcome.pool,
+      });
       return {
         callSid: request.callSid,
         pod: outcome.pod,
         pool: outcome.pool,
         wasExisting: outcome.kind === 'existing',
-        wsUrl: buildWsUrl(this.options.wsUrlTemplate, {
+        wsUrl: this.wsUrl({
           pod: outcome.pod,
           call_sid: request.callSid,
           pool: outcome.pool,

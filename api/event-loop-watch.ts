@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 
 /**
  * Watches this process's event loop: how late it runs, and since when a
@@ -27,7 +27,6 @@ export class EventLoopWatch {
   /** Smoothed lateness of the ticks, ms: how far behind the loop runs lately. */
   private lagEwmaMs = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(
     private readonly intervalMs = 10,
@@ -51,14 +50,12 @@ export class EventLoopWatch {
       this.requestsSinceTick = 0;
       this.lastTick = now;
     }, this.intervalMs).unref();
-    this.delay.enable();
     return this;
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    this.delay.disable();
   }
 
   /** The earliest a request first seen `now` may have arrived (monotonic ms). */
@@ -79,10 +76,5 @@ export class EventLoopWatch {
    */
   lagMs(): number {
     return this.lagEwmaMs;
-  }
-
-  /** Event-loop delay histogram (perf_hooks), in ns. */
-  get histogram(): IntervalHistogram {
-    return this.delay;
   }
 }

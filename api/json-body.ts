@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './errors.js';
 
 /**
@@ -13,13 +13,13 @@ import { HttpError } from './errors.js';
  */
 export function jsonBody(limit: number, tooLargeMessage: string): RequestHandler {
   return (req, res, next) => {
-    const declared = req.get('content-length');
-    const hasBody = (declared !== undefined && declared !== '0') || req.get('transfer-encoding') !== undefined;
-    if (!hasBody || !req.is(['application/json', '+json'])) return next();
+    const declared = req.headers['content-length'];
+    const hasBody = (declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody || !isJson(req)) return next();
     if (declared !== undefined && Number(declared) > limit) return refuse(res, next, new HttpError(413, { error: tooLargeMessage }));
-    const encoding = (req.get('content-encoding') ?? 'identity').toLowerCase();
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity') return refuse(res, next, new HttpError(415, { error: 'unsupported Content-Encoding' }));
-    const charset = /;\s*charset=("?)([^";\s]+)\1/i.exec(req.get('content-type') ?? '')?.[2]?.toLowerCase();
+    const charset = /;\s*charset=("?)([^";\s]+)\1/i.exec(req.headers['content-type'] ?? '')?.[2]?.toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return refuse(res, next, new HttpError(415, { error: 'unsupported charset' }));
 
     const chunks: Buffer[] = [];
@@ -40,7 +40,7 @@ export function jsonBody(limit: number, tooLargeMessage: string): RequestHandler
       } else chunks.push(chunk);
     };
     const onEnd = () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
       if (text.trim() === '') return settle();
       try {
         req.body = JSON.parse(text);
@@ -52,6 +52,15 @@ export function jsonBody(limit: number, tooLargeMessage: string): RequestHandler
     const onAborted = () => settle(new HttpError(400, { error: 'request aborted' }));
     req.on('data', onData).on('end', onEnd).on('aborted', onAborted).on('error', onAborted);
   };
+}
+
+/** What a telephony service sends, spelled as it is sent: known to be JSON without parsing the media type. */
+const PLAIN_JSON = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8']);
+
+/** A JSON body, as express.json() decides it (type-is: application/json or any +json type). */
+function isJson(req: Request): boolean {
+  const type = req.headers['content-type'];
+  return (type !== undefined && PLAIN_JSON.has(type)) || req.is(['application/json', '+json']) !== false;
 }
 
 /** An answer given before the body was read: the connection is closed after it rather than read to its end. */

@@ -7,7 +7,7 @@
  * format, so every record comes out byte for byte as json() writes it.
  */
 export function flatJsonLine(record: Record<string, unknown>): string | undefined {
-  const keys = Object.keys(record).sort();
+  const keys = sortedKeys(Object.keys(record));
   let line = '{';
   for (const key of keys) {
     const value = record[key];
@@ -34,6 +34,27 @@ export function flatJsonLine(record: Record<string, unknown>): string | undefine
     line += `${line.length > 1 ? ',' : ''}${quote(key)}:${text}`;
   }
   return `${line}}`;
+}
+
+/**
+ * The keys sorted, as json() sorts them. Records of one log call have the
+ * same keys in the same order every time, and sorting is the dearest part of
+ * a line: the orders of the last few shapes are kept and found by comparing
+ * the keys one by one.
+ */
+const shapes: { keys: string[]; sorted: string[] }[] = [];
+const MAX_SHAPES = 32;
+
+function sortedKeys(keys: string[]): string[] {
+  search: for (const shape of shapes) {
+    if (shape.keys.length !== keys.length) continue;
+    for (let i = 0; i < keys.length; i++) if (shape.keys[i] !== keys[i]) continue search;
+    return shape.sorted;
+  }
+  const sorted = [...keys].sort();
+  if (shapes.length === MAX_SHAPES) shapes.pop();
+  shapes.unshift({ keys, sorted });
+  return sorted;
 }
 
 // What JSON must escape, and lone surrogates, which JSON.stringify escapes too.

@@ -83,9 +83,22 @@ export class RedisClock {
    * when there is no sample yet; refreshes an old one in the background.
    */
   async toRedisMs(monotonicDeadline: number): Promise<number> {
-    let s = this.sample;
-    if (!s) s = await this.measure();
-    else if (performance.now() - s.takenAt > this.maxAgeMs) this.measure().catch(() => undefined);
+    return this.knownRedisMs(monotonicDeadline) ?? this.mapped(monotonicDeadline, await this.measure());
+  }
+
+  /**
+   * {@link toRedisMs} without waiting, for the hot path: undefined only when
+   * there is no sample yet (then call toRedisMs). An old sample is used and
+   * refreshed in the background, as toRedisMs does.
+   */
+  knownRedisMs(monotonicDeadline: number): number | undefined {
+    const s = this.sample;
+    if (!s) return undefined;
+    if (performance.now() - s.takenAt > this.maxAgeMs) this.measure().catch(() => undefined);
+    return this.mapped(monotonicDeadline, s);
+  }
+
+  private mapped(monotonicDeadline: number, s: ClockSample): number {
     return Math.floor(monotonicDeadline + s.offsetMs - s.uncertaintyMs);
   }
 }

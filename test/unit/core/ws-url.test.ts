@@ -1,4 +1,4 @@
-import { buildWsUrl, checkWsUrlTemplate } from '../../../core/ws-url.js';
+import { buildWsUrl, checkWsUrlTemplate, wsUrlBuilder } from '../../../core/ws-url.js';
 
 describe('buildWsUrl', () => {
   test('fills the default shape', () => {
@@ -28,5 +28,13 @@ describe('checkWsUrlTemplate', () => {
   test('refuses other schemes and unknown placeholders, naming them', () => {
     expect(checkWsUrlTemplate('https://h/{pod}')).toMatch(/ws:\/\/ or wss:\/\//);
     expect(checkWsUrlTemplate('wss://h/{pod}/{callsid}')).toMatch(/unknown placeholder \{callsid\}/);
+  });
+});
+
+describe('wsUrlBuilder', () => {
+  test('builds what buildWsUrl builds, for any template and values', () => {
+    const templates = ['wss://localhost/ws/pod/{pod}/{call_sid}', 'wss://h/{provider}/{pool}/{pod}?m={merchant_id}&c={call_sid}', 'wss://{pod}.agents.example/{call_sid}', 'wss://h/static', 'wss://h/{pod}{pod}?t={token}&x={unknown}&y={'];
+    const values = [{}, { pod: 'voice-agent-4', call_sid: 'CA1' }, { pod: 'a/../b', call_sid: 'x?y#z', merchant_id: 'a&b=c d', pool: 'gold', provider: 'twilio', token: 't.1' }];
+    for (const template of templates) for (const v of values) expect(wsUrlBuilder(template)(v)).toBe(buildWsUrl(template, v));
   });
 });
