@@ -195,8 +195,8 @@ export interface OverloadResult {
   mix: Map<string, number>;
   /** Calls answered 200, all released again by the end. */
   known: number;
-  /** The call_sids the client gave up on: a slot left behind is one of these, or a defect. */
-  gaveUp: Set<string>;
+  /** The call_sids the client gave up on, with when it sent each and when it gave up (wall clock, ms): a slot left behind is one of these, or a defect. */
+  gaveUp: Map<string, { sentMs: number; gaveUpMs: number }>;
   releaseFailures: number;
 }
 
@@ -226,7 +226,7 @@ export async function openLoopOverload(clients: HttpClient | HttpClient[], paths
   const count = (key: string) => mix.set(key, (mix.get(key) ?? 0) + 1);
   const run = Math.random().toString(36).slice(2, 8);
   let known = 0;
-  const gaveUp = new Set<string>();
+  const gaveUp = new Map<string, { sentMs: number; gaveUpMs: number }>();
   let releaseFailures = 0;
   const inflight: Promise<void>[] = [];
   const started = now();
@@ -249,7 +249,7 @@ export async function openLoopOverload(clients: HttpClient | HttpClient[], paths
         const a = await client.exchange(paths.allocate, { call_sid: sid }, timeoutMs);
         if (a === 'timeout') {
           count('client gave up');
-          gaveUp.add(sid);
+          gaveUp.set(sid, { sentMs: Date.now() - (now() - t0), gaveUpMs: Date.now() });
           return;
         }
         answered.add(now() - t0 - a.queuedMs);

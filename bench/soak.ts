@@ -62,18 +62,27 @@ async function measure(label: string, servers: Server[], prefix: string, redis: 
   await new Promise((r) => setTimeout(r, 3000));
   const audit = await auditSlots(redis, prefix);
   const left = (await redis.keys(`{${prefix}}:call:*`)).map((k) => k.slice(`{${prefix}}:call:`.length));
-  const abandoned = left.filter((sid) => result.gaveUp.has(sid)).length;
+  const abandoned = left.filter((sid) => result.gaveUp.has(sid));
+  // Redis's clock and the generator's are the same machine's: was the slot taken before the client gave up, or after?
+  let takenAfter = 0;
+  let latestAfterMs = 0;
+  for (const sid of abandoned) {
+    const startedMs = Number(await redis.hget(`{${prefix}}:call:${sid}`, 'started_ms'));
+    const after = startedMs - result.gaveUp.get(sid)!.gaveUpMs;
+    if (after > 0) takenAfter++;
+    latestAfterMs = Math.max(latestAfterMs, after);
+  }
   console.log(`   ${label}: ${rate}/s asked for ${seconds} s, ${result.sent} sent (${fmt(result.achieved, 0)}/s) (machine load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}, ${cpus().length} CPUs)`);
   console.log(`     answers: ${describeMix(result)}`);
   console.log(`     latency of every answer, from when it was sent: p50 ${ms(result.answered, 50)}  p99 ${ms(result.answered, 99)}  max ${ms(result.answered, 100)}; of the 200s: p50 ${ms(result.allocated, 50)}  p99 ${ms(result.allocated, 99)}`);
   console.log(`     waited in the load generator for a free connection before being sent: p50 ${ms(result.queued, 50)}  p99 ${ms(result.queued, 99)} (its own backlog: ${ROUTERS} x 256 connections)`);
   console.log(`     load generator's own event-loop delay: p50 ${fmt(lag.percentile(50) / 1e6, 0)} ms  p99 ${fmt(lag.percentile(99) / 1e6, 0)} ms  max ${fmt(lag.max / 1e6, 0)} ms`);
   console.log(`     slots taken after releasing all ${result.known} known calls: ${slotsLeft(audit)} (${describeAudit(audit)})${result.releaseFailures ? `; ${result.releaseFailures} releases failed` : ''}`);
-  if (left.length) console.log(`     of the ${left.length} calls still recorded, ${abandoned} are calls the client gave up on (answered 200 as it left), ${left.length - abandoned} others`);
+  if (left.length) console.log(`     of the ${left.length} calls still recorded, ${abandoned.length} are calls the client gave up on (${abandoned.length - takenAfter} allocated before it gave up, ${takenAfter} after${takenAfter ? `, by at most ${latestAfterMs} ms` : ''}), ${left.length - abandoned.length} others`);
   // A provider that gave up on its webhook fails the call and sends its terminal status, which releases it.
   const statusClient = httpClient(servers[0]!.url, 16);
   let freedByStatus = 0;
-  for (const sid of result.gaveUp) if ((await statusClient.post('/api/v1/release', { call_sid: sid })) === 200) freedByStatus++;
+  for (const sid of result.gaveUp.keys()) if ((await statusClient.post('/api/v1/release', { call_sid: sid })) === 200) freedByStatus++;
   statusClient.close();
   const afterStatus = await auditSlots(redis, prefix);
   console.log(`     after the terminal status of the ${result.gaveUp.size} calls the client gave up on (a release each, ${freedByStatus} held a slot): ${slotsLeft(afterStatus)} slots taken`);
