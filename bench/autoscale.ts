@@ -11,14 +11,9 @@
 // allocations refused while under max, and checks every pod deletion against
 // Redis and the generator's own calls. Asserts nothing; a pod deleted with a
 // call is printed as a violation.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { KubeConfig, Watch, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
-import { packageRoot } from '../core/paths.js';
-import { RoutingStore } from '../lua/routing-store.js';
-import { freePort, launchRedis } from '../tools/local-redis.js';
-import { apply, KUBECONFIG, kubectl, requireCluster, waitFor } from '../tools/kubectl.js';
+import { apply, KUBECONFIG, kubectl, waitFor } from '../tools/kubectl.js';
+import { operatorBench } from './operator-bench.js';
 
 const SECONDS = Number(process.env.BENCH_AUTOSCALE_SECONDS ?? 420);
 /** Peak arrivals per second: the fastest the calls can rise. */
@@ -80,18 +75,12 @@ async function metricSum(url: string, name: string, labels: Record<string, strin
 }
 
 async function main() {
-  requireCluster();
-  const ns = `bench-as-${Math.random().toString(36).slice(2, 7)}`;
-  const redisServer = await launchRedis({ appendonly: false });
-  const redis = new Redis(redisServer.url);
-  const store = new RoutingStore(redis, 'bench');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const bench = await operatorBench('bench-as', { appendonly: false });
+  const { ns, store, url } = bench;
   const kc = new KubeConfig();
   kc.loadFromFile(KUBECONFIG);
   const watch = new Watch(kc);
   const aborts: AbortController[] = [];
-  let operator: ReturnType<typeof spawn> | undefined;
 
   // The generator's own view: call -> pod, and the pods holding calls.
   const calls = new Map<string, string>();
@@ -109,9 +98,6 @@ async function main() {
   let measuring = false;
 
   try {
-    await kubectl(['apply', '-f', join(packageRoot, 'crds')]);
-    await kubectl(['wait', '--for=condition=Established', 'crd/voiceagentpools.smartrouter.io', '--timeout=60s']);
-    await kubectl(['create', 'namespace', ns]);
     console.log(`autoscaling benchmark: exclusive pool, buffer ${BUFFER}, max ${MAX}, scaleDownDelaySeconds 1; calls arrive at 0..${RATE}/s (swell period ${PERIOD_S} s), last ${HOLD_S} s on average, for ${SECONDS} s; namespace ${ns}`);
 
     // Every pod deletion, checked the moment the watch shows it: calls in Redis and calls the generator holds there.
@@ -161,12 +147,8 @@ async function main() {
     }
 
     await apply(pool, ns);
-    operator = spawn(process.execPath, [join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
-      // No shedding on event-loop lag: on a loaded bench machine it answers 503 "overloaded" for reasons that are not the fleet's size.
-      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'bench', LOG_LEVEL: 'error', AUTOSCALE_INTERVAL_MS: String(INTERVAL_MS), RESYNC_SECONDS: '2', DEFAULT_TIER: 'standard', SHED_EVENT_LOOP_LAG_MS: '0' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    await waitFor('operator leading', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as { is_leader: boolean }).is_leader, 60_000, 100);
+    // No shedding on event-loop lag: on a loaded bench machine it answers 503 "overloaded" for reasons that are not the fleet's size.
+    await bench.startOperator({ AUTOSCALE_INTERVAL_MS: String(INTERVAL_MS), RESYNC_SECONDS: '2', DEFAULT_TIER: 'standard', SHED_EVENT_LOOP_LAG_MS: '0' });
     await waitFor('the pool at its minimum, Ready', async () => {
       const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { pools: Record<string, { ready: number; free_slots: number }> };
       return (status.pools.standard?.free_slots ?? 0) >= 2;
@@ -240,10 +222,7 @@ async function main() {
     console.log(`   after the load: the workload ${settledBack ? `back at ${BUFFER} replicas (the buffer alone)` : `still at ${replicas} replicas after 120 s`}`);
   } finally {
     for (const a of aborts) a.abort();
-    operator?.kill('SIGTERM');
-    await kubectl(['delete', 'namespace', ns, '--timeout=180s']).catch(() => undefined);
-    await redis.quit();
-    await redisServer.destroy();
+    await bench.teardown();
   }
 }
 
