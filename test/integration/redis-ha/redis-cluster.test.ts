@@ -109,6 +109,7 @@ test('every script runs on the master of the routing slot: reconciler writes, dr
   expect(await store.release('a')).toBeNull();
   expect(await store.allocate('c', ['shared'], version)).toMatchObject({ kind: 'allocated' });
   expect((await store.removePod((await store.call('c'))!.pod)).map((c) => c.callSid)).toEqual(['c']);
+  expect(await store.setGrowPoint('shared', 4)).toBe(true);
   expect(await store.leavePool('shared', ['p1'])).toBe(1);
   await store.deletePool('shared');
   expect((await store.status()).active_calls).toBe(0);
