@@ -54,6 +54,10 @@ demo: deps build ## Run smart-router standalone on the example pools and show an
 demo-operator: deps build ## The same in operator mode, on the local control plane with a StatefulSet of voice agents
 	hack/demo-operator.sh
 
+# The operator at scale: 10,000 pods need 10 kwok nodes (the benchmark adds them);
+# kwok making them Ready takes most of its time on a small machine.
+BENCH_SCALE_PODS ?= 10000
+
 bench: deps build cluster-up ## Benchmarks, with baselines measured in the same run (allocator, then operator on the local cluster)
 	node dist/bench/run.js
 	node dist/bench/soak.js
@@ -61,6 +65,8 @@ bench: deps build cluster-up ## Benchmarks, with baselines measured in the same 
 	node dist/bench/redis-failover.js
 	node dist/bench/eviction-webhook.js
 	node dist/bench/operator-converge.js
+	SCALE_PODS=$(BENCH_SCALE_PODS) node dist/bench/operator-scale.js
+	node dist/bench/status-writes.js
 	node dist/bench/autoscale.js
 
 # PROFILE_OUT=docs/perf/router writes router.txt (µs per pair by function), router.collapsed and router.svg (a flame graph).
