@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../../../core/logger.js';
+import { listenForAutoscaleWakeups } from '../../../lua/autoscale-wakeups.js';
 import { connectRedis, createRedisClient, type RedisClient } from '../../../lua/redis-client.js';
 import { RoutingStore } from '../../../lua/routing-store.js';
 import { loadLuaCommands } from '../../../lua/script-loader.js';
@@ -84,7 +85,7 @@ test('the router allocates and releases through a Redis Cluster, every key in on
   for (const key of owners[0]![1].filter((k) => k.startsWith(`{${PREFIX}}`))) expect(await client.cluster('KEYSLOT', key)).toBe(slot);
 });
 
-test('every script runs on the master of the routing slot: reconciler writes, drains, reaps, recounts, retirements', async () => {
+test('every script runs on the master of the routing slot: reconciler writes, drains, reaps, recounts, retirements, routing reads, grow points', async () => {
   const prefix = 'cluster-ops';
   const store = new RoutingStore(client, prefix, { tombstoneSeconds: 60 });
   expect((await store.claimOwner('ops-install')).outcome).toBe('claimed');
@@ -92,7 +93,15 @@ test('every script runs on the master of the routing slot: reconciler writes, dr
   const members = ['p0', 'p1', 'p2'].map((pod) => ({ pod, ready: true, draining: false, incarnation: 'i1' }));
   await store.syncPool(pool('shared', { capacity: 2, replicas: 3, maxCallDurationSeconds: 1 }), members);
   const version = await store.poolsVersion();
+  // The allocation that reaches the grow point publishes; a listener on the cluster hears it.
+  const woken: string[] = [];
+  const wakeups = listenForAutoscaleWakeups(client, store.keys.autoscaleChannel, (p) => woken.push(p), silentLogger());
+  await wakeups.subscribed;
+  expect(await store.setGrowPoint('shared', 1)).toBe(true);
   expect(await store.allocate('a', ['shared'], version)).toMatchObject({ kind: 'allocated' });
+  for (let i = 0; i < 50 && !woken.length; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(woken).toEqual(['shared']);
+  await wakeups.stop();
   expect(await store.allocate('b', ['shared'], version, '', { deadlineRedisMs: Number.MAX_SAFE_INTEGER, token: 't' })).toMatchObject({ kind: 'allocated' });
   expect(await store.abandon('b', 't')).toBe(true);
   expect(await store.setDraining('p0', true)).not.toBeNull();
