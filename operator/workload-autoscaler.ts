@@ -12,7 +12,7 @@ import type { FleetInformers } from './informers.js';
 import { statusCode, type KubeClients } from './kube-client.js';
 import type { OperatorMetrics } from './operator-metrics.js';
 import { isTerminated } from './pod-facts.js';
-import { DELETION_COST_ANNOTATION, RETIRING_POD_DELETION_COST } from './pod-metadata.js';
+import { BUSY_POD_DELETION_COST, DELETION_COST_ANNOTATION, RETIRING_POD_DELETION_COST, SAFE_TO_EVICT_ANNOTATION } from './pod-metadata.js';
 import { RunAbandoned, type RunResult } from './reconcile-loop.js';
 import { describeWorkload, readWorkload, scalePool, scaleWorkload, type Workload } from './workload-scale.js';
 
@@ -203,19 +203,45 @@ export class WorkloadAutoscaler {
     }
   }
 
-  /** Whether the pod informer shows every pod's retiring annotation and cost, waiting up to ANNOTATION_WAIT_MS. */
-  private async annotationsSeen(pods: readonly string[]): Promise<boolean> {
+  /** The deletion cost the pod informer shows for a pod. */
+  private cachedCost(name: string): string | undefined {
+    return this.deps.informers.pods.get(name, this.namespace)?.metadata?.annotations?.[DELETION_COST_ANNOTATION];
+  }
+
+  /**
+   * Whether the pod informer shows every picked pod's retiring annotation and
+   * cost, and every busy pod's busy cost, waiting up to ANNOTATION_WAIT_MS.
+   */
+  private async annotationsSeen(pods: readonly string[], busy: readonly string[]): Promise<boolean> {
     const until = Date.now() + ANNOTATION_WAIT_MS;
     for (;;) {
-      const seen = pods.every((name) => {
-        const pod = this.deps.informers.pods.get(name, this.namespace);
-        return !pod || (pod.metadata?.annotations?.[RETIRING_ANNOTATION] && pod.metadata.annotations[DELETION_COST_ANNOTATION] === RETIRING_POD_DELETION_COST);
-      });
+      const seen =
+        pods.every((name) => {
+          const pod = this.deps.informers.pods.get(name, this.namespace);
+          return !pod || (pod.metadata?.annotations?.[RETIRING_ANNOTATION] && pod.metadata.annotations[DELETION_COST_ANNOTATION] === RETIRING_POD_DELETION_COST);
+        }) && busy.every((name) => !this.deps.informers.pods.get(name, this.namespace) || this.cachedCost(name) === BUSY_POD_DELETION_COST);
       if (seen) return true;
       if (Date.now() > until) return false;
       this.ensureLeading();
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /**
+   * Gives every pod of `names` that Redis shows with calls the busy deletion
+   * cost where the informer does not show it yet; returns the busy pods.
+   * Read after the pick, so a call taken since the pass began counts.
+   */
+  private async markBusy(pool: string, names: readonly string[]): Promise<string[]> {
+    const routing = await this.deps.store.podRouting(names);
+    const busy = names.filter((n) => (routing.get(n)?.calls ?? 0) > 0);
+    for (const pod of busy) {
+      if (this.cachedCost(pod) === BUSY_POD_DELETION_COST) continue;
+      this.ensureLeading();
+      this.deps.logger.info('busy pod given its deletion cost before a scale-down', { pool, pod });
+      await this.annotate(pod, { [DELETION_COST_ANNOTATION]: BUSY_POD_DELETION_COST, [SAFE_TO_EVICT_ANNOTATION]: 'false' });
+    }
+    return busy;
   }
 
   private async markRetiring(pod: string, at: string): Promise<boolean> {
@@ -390,14 +416,19 @@ export class WorkloadAutoscaler {
       else await store.unretirePod(pod, false);
     }
     // The ReplicaSet ranks pods by the deletion cost its own cache holds: lowering the replicas before the
-    // annotations reached the watches would let it remove another (maybe freshly busy) pod. Our informer
-    // watches the same API server, so wait until it shows every annotation; if it never does, give them back.
-    if (workload.ref.kind === 'Deployment' && marked.length && !(await this.annotationsSeen(marked))) {
+    // annotations reached the watches would let it remove another (maybe freshly busy) pod. So every pod
+    // Redis shows with calls now must carry the busy cost as well: one that took its first call since the
+    // metadata writer's last patch has none yet, and a controller whose cache lags on the picked pods'
+    // cost would rank it with the idle ones. Write it here (the same value the writer would write), then
+    // wait until our informer, which watches the same API server, shows every annotation; if it never
+    // does, give the picked pods back.
+    const busy = workload.ref.kind === 'Deployment' && marked.length ? await this.markBusy(pool.name, names.filter((n) => !marked.includes(n))) : [];
+    if (workload.ref.kind === 'Deployment' && marked.length && !(await this.annotationsSeen(marked, busy))) {
       for (const pod of marked) {
         await this.annotate(pod, { [RETIRING_ANNOTATION]: null, [DELETION_COST_ANNOTATION]: null });
         await store.unretirePod(pod, false);
       }
-      this.publish(pool.name, { ...base, reason: 'ScaleDownBlocked', message: `the deletion cost of the picked pods did not show in the watch within ${ANNOTATION_WAIT_MS} ms: retrying` }, 'none');
+      this.publish(pool.name, { ...base, reason: 'ScaleDownBlocked', message: `the deletion cost of the picked or busy pods did not show in the watch within ${ANNOTATION_WAIT_MS} ms: retrying` }, 'none');
       return;
     }
     const next = workload.ref.kind === 'StatefulSet' ? statefulSetReplicasAfter(workload.ref.name, names, workload.replicas, target, marked) : workload.replicas - marked.length;

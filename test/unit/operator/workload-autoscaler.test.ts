@@ -71,6 +71,15 @@ class FakeFleet {
     }
   }
 
+  /** The ReplicaSet shrinks on a cache that has not seen the picked pods' cost yet (it sees the rest). */
+  convergeBlindTo(picked: ReadonlySet<string>): void {
+    const cost = (p: V1Pod) => (picked.has(p.metadata!.name!) ? 0 : Number(p.metadata?.annotations?.['controller.kubernetes.io/pod-deletion-cost'] ?? 0));
+    while (this.pods.length > this.replicas) {
+      const victim = [...this.pods].sort((a, b) => cost(a) - cost(b))[0]!;
+      this.pods = this.pods.filter((p) => p !== victim);
+    }
+  }
+
   /** Every pod Ready and in the pool. */
   allReady(): void {
     for (const p of this.pods) {
@@ -276,6 +285,19 @@ test('a shrink waits out the delay, then removes idle pods only: picked, given t
   await autoscaler.run();
   expect(podNames(fleet)).toContain('agent-2');
   expect(fleet.events.filter((e) => e.reason === 'UnexpectedPodRemoved')).toEqual([]);
+});
+
+test('a pod that took a call since its last metadata patch gets the busy cost before the replicas are lowered', async () => {
+  const fleet = new FakeFleet({ bufferSlots: 1, minReplicas: 1, maxReplicas: 10, scaleDownDelaySeconds: 0 }, 5);
+  const autoscaler = fleet.autoscaler();
+  // agent-0 is busy in Redis, but no writer has given it the busy cost yet: it looks like any idle pod.
+  fleet.calls.set('agent-0', 1);
+  await autoscaler.run();
+  expect(fleet.workloadPatches).toEqual([2]);
+  expect(fleet.pods.find((p) => p.metadata?.name === 'agent-0')?.metadata?.annotations).toMatchObject({ 'controller.kubernetes.io/pod-deletion-cost': '1000' });
+  // Even a controller whose cache lags on the picked pods' cost removes idle pods, not the busy one.
+  fleet.convergeBlindTo(new Set(fleet.retiring));
+  expect(podNames(fleet)).toContain('agent-0');
 });
 
 test('no further shrink starts while the last one\'s pods are still there', async () => {
