@@ -60,7 +60,7 @@ const PLAIN_JSON = new Set(['application/json', 'application/json; charset=utf-8
 /** A JSON body, as express.json() decides it (type-is: application/json or any +json type). */
 function isJson(req: Request): boolean {
   const type = req.headers['content-type'];
-  return (type !== undefined && PLAIN_JSON.has(type)) || req.is(['application/json', '+json']) !== false;
+  return (type !== undefined && PLAIN_JSON.has(type)) || Boolean(req.is(['application/json', '+json']));
 }
 
 /** An answer given before the body was read: the connection is closed after it rather than read to its end. */
