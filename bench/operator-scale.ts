@@ -22,6 +22,7 @@ import { kubeClients } from '../operator/kube-client.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
+import { agentStatefulSet } from './operator-bench.js';
 
 const PODS = Number(process.env.SCALE_PODS ?? 10_000);
 const POOLS = 5;
@@ -38,20 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
-const statefulSet = (i: number) => `apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: agent-${i} }
-spec:
-  serviceName: agent-${i}
-  replicas: ${per}
-  podManagementPolicy: Parallel
-  selector: { matchLabels: { app: scale-agent, group: g${i} } }
-  template:
-    metadata: { labels: { app: scale-agent, group: g${i} } }
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers: [{ name: agent, image: voice-agent:bench }]
-`;
+const statefulSet = (i: number) => agentStatefulSet(`agent-${i}`, per, { app: 'scale-agent', group: `g${i}` });
 
 const poolYaml = (i: number) => `apiVersion: smartrouter.io/v1alpha1
 kind: VoiceAgentPool
