@@ -9,28 +9,6 @@ import { RoutingStore } from '../lua/routing-store.js';
 import { freePort, launchRedis, type LocalRedis } from '../tools/local-redis.js';
 import { KUBECONFIG, kubectl, requireCluster, waitFor } from '../tools/kubectl.js';
 
-/**
- * A StatefulSet of kwok voice agents for a benchmark: `replicas` pods with
- * the given labels, created in parallel and removed at once.
- */
-export function agentStatefulSet(name: string, replicas: number, labels: Record<string, string>): string {
-  const matchLabels = `{ ${Object.entries(labels).map(([k, v]) => `${k}: ${v}`).join(', ')} }`;
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: ${name} }
-spec:
-  serviceName: ${name}
-  replicas: ${replicas}
-  podManagementPolicy: Parallel
-  selector: { matchLabels: ${matchLabels} }
-  template:
-    metadata: { labels: ${matchLabels} }
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers: [{ name: agent, image: voice-agent:bench }]
-`;
-}
-
 export interface OperatorBench {
   ns: string;
   redisServer: LocalRedis;

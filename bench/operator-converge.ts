@@ -2,7 +2,8 @@
 // Prints how long the operator takes to converge and to carry a pool change
 // into Redis, and how many Kubernetes API requests it makes. Asserts nothing.
 import { apply, kubectl, kubectlJson, waitFor } from '../tools/kubectl.js';
-import { agentStatefulSet, operatorBench } from './operator-bench.js';
+import { voiceAgentStatefulSet } from '../tools/manifests.js';
+import { operatorBench } from './operator-bench.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
 const POOLS = 5;
@@ -15,7 +16,7 @@ metadata: { name: pool-${i} }
 spec: { tier: tier-${i}, capacity: 4, replicas: ${replicas}, priority: ${POOLS - i}, selector: { matchLabels: { app: bench-agent } } }
 `;
 
-const statefulSet = agentStatefulSet('bench-agent', PODS, { app: 'bench-agent' });
+const statefulSet = voiceAgentStatefulSet('bench-agent', PODS, { app: 'bench-agent' });
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 

@@ -22,7 +22,7 @@ import { kubeClients } from '../operator/kube-client.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
-import { agentStatefulSet } from './operator-bench.js';
+import { voiceAgentStatefulSet } from '../tools/manifests.js';
 
 const PODS = Number(process.env.SCALE_PODS ?? 10_000);
 const POOLS = 5;
@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
-const statefulSet = (i: number) => agentStatefulSet(`agent-${i}`, per, { app: 'scale-agent', group: `g${i}` });
+const statefulSet = (i: number) => voiceAgentStatefulSet(`agent-${i}`, per, { app: 'scale-agent', group: `g${i}` });
 
 const poolYaml = (i: number) => `apiVersion: smartrouter.io/v1alpha1
 kind: VoiceAgentPool

@@ -13,7 +13,7 @@ import { packageRoot } from '../core/paths.js';
 import { RoutingStore } from '../lua/routing-store.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
-import { agentStatefulSet } from './operator-bench.js';
+import { voiceAgentStatefulSet } from '../tools/manifests.js';
 
 const POOLS = 50;
 const PODS_PER_POOL = 2;
@@ -26,7 +26,7 @@ const BASELINE_WINDOW_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const statefulSet = agentStatefulSet('status-agent', POOLS * PODS_PER_POOL, { app: 'status-agent' });
+const statefulSet = voiceAgentStatefulSet('status-agent', POOLS * PODS_PER_POOL, { app: 'status-agent' });
 const pools = Array.from({ length: POOLS }, (_, i) => `apiVersion: smartrouter.io/v1alpha1
 kind: VoiceAgentPool
 metadata: { name: pool-${i} }

@@ -5,6 +5,7 @@ import { packageRoot } from '../../core/paths.js';
 import { KUBECONFIG, kubectl, kubectlJson } from '../../tools/kubectl.js';
 
 export { apply, CLUSTER_DIR, KUBECONFIG, KUBECTL, KubectlError, kubectl, kubectlJson, requireCluster, waitFor } from '../../tools/kubectl.js';
+export { voiceAgentStatefulSet } from '../../tools/manifests.js';
 
 const run = promisify(execFile);
 
@@ -48,32 +49,3 @@ export async function listPods(namespace: string, selector?: string): Promise<Po
   }));
 }
 
-/** A StatefulSet of voice-agent pods with its headless Service. kwok runs no image. */
-export function voiceAgentStatefulSet(name: string, replicas: number, labels: Record<string, string> = { app: 'voice-agent' }): string {
-  const labelYaml = Object.entries(labels).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
-  return `apiVersion: v1
-kind: Service
-metadata: { name: ${name} }
-spec:
-  clusterIP: None
-  selector: { ${labelYaml} }
-  ports: [{ name: ws, port: 8080 }]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: ${name} }
-spec:
-  serviceName: ${name}
-  replicas: ${replicas}
-  podManagementPolicy: Parallel
-  selector: { matchLabels: { ${labelYaml} } }
-  template:
-    metadata: { labels: { ${labelYaml} } }
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: agent
-          image: voice-agent:test
-          ports: [{ containerPort: 8080, name: ws }]
-`;
-}
