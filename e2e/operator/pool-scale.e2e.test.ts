@@ -136,7 +136,13 @@ spec:
     150_000,
     2_000,
   );
-  expect(hpa.status?.currentMetrics?.[0]?.resource).toMatchObject({ name: 'cpu', current: { averageUtilization: 90 } });
+  // metrics-server derives usage from two samples of a cumulative counter, so
+  // kwok's 90m comes back as 89-91%: what must hold is the pods' own metric,
+  // in the band where ceil(2 x u / 50) = 4.
+  const measured = hpa.status?.currentMetrics?.[0]?.resource;
+  expect(measured?.name).toBe('cpu');
+  expect(measured?.current.averageUtilization).toBeGreaterThan(75);
+  expect(measured?.current.averageUtilization).toBeLessThanOrEqual(100);
   expect(hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
   await waitForLabels(ns(), '4 pods in cpu', (l) => countBy(l).cpu === 4);
   await waitForStatus(ns(), 'cpu', 'replicas 4', (s) => s.replicas === 4);
