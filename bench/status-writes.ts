@@ -1,5 +1,6 @@
 // make bench, pool status writes: 50 pools on the local control plane under
-// steady call traffic (calls start and end in every pool all the time).
+// steady call traffic (calls start in a random pool and last a random time,
+// about CALL_SECONDS, so every pool's count moves all the time).
 // Prints the operator's status writes per minute with the default bounds
 // (STATUS_COUNTS_INTERVAL_SECONDS, STATUS_COUNT_WRITES_PER_MINUTE), next to
 // a baseline measured in the same run: the same operator with the bounds
@@ -38,28 +39,38 @@ async function statusPatches(url: string): Promise<number> {
   return Number(/^smart_router_kube_requests_total\{verb="patch",resource="voiceagentpools\/status"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
-/** Calls starting and ending in every pool, round robin, until stopped; returns the count of call changes. */
+/** A call's length: exponential around CALL_SECONDS (capped at 5x), as independent callers hang up. */
+const callLengthMs = () => Math.min(5 * CALL_SECONDS, -Math.log(1 - Math.random()) * CALL_SECONDS) * 1000;
+
+/**
+ * Calls starting in a random pool and ending after a random length, until
+ * stopped; returns the count of call changes. Randomness matters: round robin
+ * with equal lengths keeps every pool's count constant between two reads, and
+ * a status that does not change is never written.
+ */
 function steadyCalls(store: RoutingStore): { stop(): Promise<number> } {
   let running = true;
   let changes = 0;
-  const live: { sid: string; endsAt: number }[] = [];
+  let live: { sid: string; endsAt: number }[] = [];
   let n = 0;
   const loop = (async () => {
     let version = await store.poolsVersion();
     while (running) {
       const tick = Date.now();
       for (let i = 0; i < CALL_RATE / 10; i++) {
-        const sid = `bench-${n}`;
-        let outcome = await store.allocate(sid, [`pool-${n % POOLS}`], version);
-        if (outcome.kind === 'stale') outcome = await store.allocate(sid, [`pool-${n % POOLS}`], (version = outcome.version));
-        n++;
+        const sid = `bench-${n++}`;
+        const pool = [`pool-${Math.floor(Math.random() * POOLS)}`];
+        let outcome = await store.allocate(sid, pool, version);
+        if (outcome.kind === 'stale') outcome = await store.allocate(sid, pool, (version = outcome.version));
         if (outcome.kind === 'allocated') {
-          live.push({ sid, endsAt: tick + CALL_SECONDS * 1000 });
+          live.push({ sid, endsAt: tick + callLengthMs() });
           changes++;
         }
       }
-      while (live.length && (live[0] as { endsAt: number }).endsAt <= tick) {
-        await store.release(live.shift()!.sid);
+      const ending = live.filter((c) => c.endsAt <= tick);
+      live = live.filter((c) => c.endsAt > tick);
+      for (const call of ending) {
+        await store.release(call.sid);
         changes++;
       }
       await sleep(Math.max(0, 100 - (Date.now() - tick)));
