@@ -47,9 +47,11 @@ metadata: { name: pool-${i} }
 spec: { tier: tier-${i}, capacity: 4, replicas: ${per}, priority: ${POOLS - i}, selector: { matchLabels: { group: g${i} } } }
 `;
 
-async function metric(url: string, name: string): Promise<number> {
+/** One sample of the operator's metrics; `labels` picks a series ('effect="ignored"'), else the first one. */
+async function metric(url: string, name: string, labels?: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const series = labels === undefined ? '(?:\\{[^}]*\\})?' : `\\{${labels}\\}`;
+  return Number(new RegExp(`^${name}${series} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
 /** Adds the kwok nodes `pods` need (and one spare); returns the names it added. */
@@ -106,7 +108,9 @@ async function main() {
 
     // SCALE_OPERATOR_LOG=<file>: the operator's warnings and errors there, to see why a run was slow.
     const logFile = process.env.SCALE_OPERATOR_LOG ? openSync(process.env.SCALE_OPERATOR_LOG, 'w') : undefined;
-    operator = spawn(process.execPath, [join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
+    // SCALE_OPERATOR_PROFILE=<dir>: a CPU profile of the operator there, written as it exits.
+    const profile = process.env.SCALE_OPERATOR_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SCALE_OPERATOR_PROFILE}`] : [];
+    operator = spawn(process.execPath, [...profile, join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
       env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'scale', LOG_LEVEL: logFile === undefined ? 'error' : 'warn' },
       stdio: ['ignore', logFile ?? 'ignore', logFile ?? 'inherit'],
     });
@@ -133,6 +137,7 @@ async function main() {
     console.log('\n1. converge: pools applied -> every pod in Redis, labelled, every pool Ready');
     console.log(`   baseline: ${POOLS * per} pods applied -> all Ready (plain watch): ${readyS.toFixed(1)} s`);
     console.log(`   every pod in Redis: ${inRedisS.toFixed(1)} s; labelled and pools Ready: ${convergeS.toFixed(1)} s (target < 60 s); ${reconciles} reconciles, ${((reconcileSeconds / reconciles) * 1000).toFixed(0)} ms each on average`);
+    console.log(`   pod watch events: ${await metric(url, 'smart_router_pod_events_total', 'news="change"')} changes, ${await metric(url, 'smart_router_pod_events_total', 'news="none"')} no news (echoes of the operator's own patches, changes of nothing it reads)`);
 
     // 2. Memory at this size, once settled.
     await sleep(5_000);
@@ -165,6 +170,7 @@ async function main() {
       }
     })();
     const reconcilesBefore = await metric(url, 'smart_router_reconcile_duration_seconds_count');
+    const runsBefore = { fleet: await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"'), readiness: await metric(url, 'smart_router_reconcile_runs_total', 'scope="readiness"') };
     const secondsBefore = await metric(url, 'smart_router_reconcile_duration_seconds_sum');
     let cursor = 0;
     const busy = new Set<string>();
@@ -219,7 +225,9 @@ async function main() {
     console.log(`\n3. change -> Redis with ${POOLS * per} pods settled, ${(toRedis.length / churnS).toFixed(0)} changes/s for ${churnS.toFixed(0)} s (${flips.length} readiness flips, ${deletes.length} deletions, ${pending.size} never seen)`);
     console.log(`   baseline: API server -> bare informer: p50 ${percentile(toWatch, 50).toFixed(0)} ms, p99 ${percentile(toWatch, 99).toFixed(0)} ms`);
     console.log(`   API server -> Redis (operator): p50 ${percentile(all, 50).toFixed(0)} ms, p99 ${percentile(all, 99).toFixed(0)} ms (target p99 < 1 s); flips p99 ${percentile(flips, 99).toFixed(0)} ms, deletions p99 ${percentile(deletes, 99).toFixed(0)} ms`);
-    console.log(`   ${runs} reconciles meanwhile, ${((runSeconds / Math.max(1, runs)) * 1000).toFixed(0)} ms each on average`);
+    const fleetRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"')) - runsBefore.fleet;
+    const readinessRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="readiness"')) - runsBefore.readiness;
+    console.log(`   ${runs} reconciles meanwhile, ${((runSeconds / Math.max(1, runs)) * 1000).toFixed(0)} ms each on average: ${fleetRuns} planned the fleet, ${readinessRuns} wrote readiness flips alone`);
     console.log(`   operator memory after the churn: RSS ${mib(await metric(url, 'smart_router_process_resident_memory_bytes'))}, V8 heap used ${mib(await metric(url, 'smart_router_nodejs_heap_size_used_bytes'))}`);
   } finally {
     operator?.kill('SIGTERM');

@@ -12,6 +12,7 @@ import { fleetInformers } from '../operator/informers.js';
 import { kubeClients } from '../operator/kube-client.js';
 import { LeaderElector } from '../operator/leader-election.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
+import { PodChangeFilter } from '../operator/pod-change-filter.js';
 import { ReconcileLoop, RunAbandoned } from '../operator/reconcile-loop.js';
 import { beginLeaderTerm } from '../operator/leader-term.js';
 import { WorkloadAutoscaler } from '../operator/workload-autoscaler.js';
@@ -55,12 +56,26 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   let elector: LeaderElector | undefined;
   let loop: ReconcileLoop | undefined;
   let autoscaleLoop: ReconcileLoop | undefined;
-  const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind) => {
+  // The echo of the operator's own patches and updates that change nothing it reads start no reconcile.
+  const podChanges = new PodChangeFilter();
+  let planner: FleetReconciler | undefined;
+  const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind, pod) => {
+    // A readiness flip alone may be written for that pod alone; anything else plans the fleet.
+    if (pod?.news === 'readiness') planner?.readinessChanged(pod.name);
+    else planner?.planAll();
     loop?.enqueue();
     if (kind === 'VoiceAgentPool') autoscaleLoop?.enqueue();
   }, (kind, up) => {
     metrics.watchUp.set({ resource: kind === 'Pod' ? 'pods' : 'voiceagentpools' }, up ? 1 : 0);
-    if (up) loop?.enqueue(); // calls kept while it was down are judged again
+    if (up) {
+      // Calls kept while it was down are judged again, over the whole fleet.
+      planner?.planAll();
+      loop?.enqueue();
+    }
+  }, (verb, pod) => {
+    const news = podChanges.classify(verb, pod);
+    metrics.podEvents.inc({ news });
+    return news;
   });
   const grace = new LostStateGrace(config.lostStateGraceSeconds * 1000);
   const isLeader = () => elector?.isLeader() ?? false;
@@ -71,9 +86,10 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   );
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics },
-    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics, podWritten: (pod) => podChanges.wrote(pod), ran: (scope) => metrics.reconcileRuns.inc({ scope }) },
+    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, planEveryMs: config.operator.resyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
   );
+  planner = reconciler;
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
   // Told even when the lease already ended it: the refusal is the proof that a stale write reached Redis and changed nothing.
   const resignIfFenced = (err: unknown) => {

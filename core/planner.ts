@@ -25,6 +25,12 @@ export interface PoolPlan {
   leaving: string[];
   /** Pods the pool wants but could not get: no eligible free pod. */
   shortfall: number;
+  /**
+   * Members that could have kept serving (not drained, leaving or deleted).
+   * At most `desired` of them: readiness decided nothing in this pool, so a
+   * member's readiness flip leaves the plan as it is.
+   */
+  candidates: number;
 }
 
 export interface PlanInput {
@@ -74,7 +80,7 @@ export function planPoolAssignments(input: PlanInput): Plan {
 
   // Phase 1: every pool keeps the members it still wants.
   for (const pool of pools) {
-    const plan: PoolPlan = { desired: pool.spec.replicas, serving: [], drained: [], leaving: [], shortfall: 0 };
+    const plan: PoolPlan = { desired: pool.spec.replicas, serving: [], drained: [], leaving: [], shortfall: 0, candidates: 0 };
     plans.set(pool.name, plan);
     const members = pods.filter((p) => input.current.get(p.name) === pool.name);
     const candidates: PodFacts[] = [];
@@ -87,6 +93,7 @@ export function planPoolAssignments(input: PlanInput): Plan {
         candidates.push(pod);
       }
     }
+    plan.candidates = candidates.length;
     // Keep the busiest: the least-loaded pods are the cheapest to give up.
     candidates.sort(
       (a, b) =>

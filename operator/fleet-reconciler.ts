@@ -1,3 +1,4 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
@@ -10,6 +11,9 @@ import type { KubeClients } from './kube-client.js';
 import { LatestJobRunner } from './latest-job-runner.js';
 import type { WriteFailureSink } from './operator-metrics.js';
 import { PodMetadataWriter } from './pod-metadata-writer.js';
+import { isTerminated, podFacts } from './pod-facts.js';
+import { readinessOnlyWrites, type PodNow } from './readiness-flips.js';
+import type { PodFacts } from '../core/pool-types.js';
 import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
 import type { PoolObservation } from './pool-status.js';
 import { PoolStatusWriter } from './pool-status-writer.js';
@@ -21,6 +25,8 @@ export interface ReconcilerOptions {
   namespace: string;
   /** Rewrite all routing state in Redis at least this often, changed or not. */
   fullResyncMs: number;
+  /** Plan the whole fleet at least this often, whatever the events (readiness flips alone are written without a plan). */
+  planEveryMs?: number;
   /** A change of call counts alone reaches a pool's status at most this often. */
   statusCountsIntervalMs: number;
   /** Writes of call counts alone, all pools together, per minute. */
@@ -50,6 +56,10 @@ export interface ReconcilerDeps {
   grace?: LostStateGrace;
   /** Counts the pod patches and status writes the API server did not take. */
   writeFailures?: WriteFailureSink;
+  /** Told each pod as a patch of this replica left it (the API server's answer). */
+  podWritten?(pod: V1Pod | undefined): void;
+  /** Told what each successful run covered: the whole fleet, or readiness flips alone. */
+  ran?(scope: 'fleet' | 'readiness'): void;
 }
 
 interface ApiWriteJob {
@@ -70,6 +80,14 @@ interface ApiWriteJob {
  * the next change (an eviction, a deletion, a drain annotation) reaches Redis
  * without waiting for any patch, status write or Event. Each object's write
  * fails alone and waits out its own backoff.
+ *
+ * A run whose only news is that some pods' readiness flipped, where the plan
+ * cannot move because of it (see readiness-flips.ts), writes just those
+ * pods' readiness to Redis: one small script per pod instead of a plan of
+ * the whole fleet, which at 10,000 pods is what keeps a flip's way to Redis
+ * short while a hundred pods a second change. Any other news, a failed run,
+ * a new term and every `planEveryMs` plan the whole fleet again, and the
+ * pools' status catches up then.
  */
 export class FleetReconciler {
   private readonly routing: RoutingSync;
@@ -77,6 +95,12 @@ export class FleetReconciler {
   private readonly status: PoolStatusWriter;
   private readonly apiWrites: LatestJobRunner<ApiWriteJob>;
   private apiWriteFailures = 0;
+  /** The last complete plan. */
+  private lastView: FleetView | undefined;
+  /** Something other than readiness flips happened since the last plan began (or a run failed). */
+  private planNeeded = true;
+  private lastPlanMs = 0;
+  private readonly flips = new Set<string>();
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
 
@@ -89,13 +113,24 @@ export class FleetReconciler {
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     const evidence = apiServerEvidence(deps.clients.core, options.namespace, () => deps.informers.watchesUp());
     this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs, grace: deps.grace }, evidence);
-    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry }, deps.writeFailures);
+    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry }, deps.writeFailures, deps.podWritten);
     this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf }, deps.writeFailures);
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));
   }
 
+  /** A pod whose readiness alone changed (see pod-change-filter.ts): it may be written without a plan. */
+  readinessChanged(pod: string): void {
+    this.flips.add(pod);
+  }
+
+  /** The next run plans the whole fleet: a pool or a pod changed in more than readiness, or a watch came back. */
+  planAll(): void {
+    this.planNeeded = true;
+  }
+
   /** Forgets everything remembered: the next run rewrites Redis in full (a new term of leadership). */
   reset(): void {
+    this.planNeeded = true;
     this.routing.reset();
     this.podMetadata.reset();
     this.status.reset();
@@ -121,6 +156,62 @@ export class FleetReconciler {
     // Before the first complete list a missing pod is not a gone pod: reaping on a partial cache would end live calls.
     if (!this.deps.informers.synced()) throw new RunAbandoned('informer caches not synced yet');
     this.ensureLeading();
+    const flipped = [...this.flips];
+    this.flips.clear();
+    const last = this.lastView;
+    if (!this.planNeeded && last && flipped.length && this.now() - this.lastPlanMs < (this.options.planEveryMs ?? Infinity)) {
+      const writes = readinessOnlyWrites(last, flipped.map((name) => this.podNow(name)), (pod) => this.routing.writtenPlacement(pod));
+      if (writes && (await this.writeReadiness(last, writes))) {
+        this.deps.ran?.('readiness');
+        return {};
+      }
+    }
+    return this.planFleet();
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private podNow(name: string): PodNow {
+    const pod = this.deps.informers.pods.get(name, this.options.namespace);
+    return pod && !isTerminated(pod) ? { name, facts: podFacts(pod), label: this.podMetadata.labelOf(pod) } : { name, facts: undefined, label: null };
+  }
+
+  /** Writes each flip; false when Redis no longer holds one of the pods (flushed, say) and the fleet must be planned. */
+  private async writeReadiness(last: FleetView, writes: { pod: string; ready: boolean; facts: PodFacts }[]): Promise<boolean> {
+    let known: boolean[];
+    try {
+      this.ensureLeading();
+      known = await Promise.all(writes.map((w) => this.deps.store.setReady(w.pod, w.ready)));
+    } catch (err) {
+      // The flips it carried are no longer queued: the next run plans the fleet.
+      this.planNeeded = true;
+      throw err;
+    }
+    writes.forEach((w, i) => {
+      if (!known[i]) return;
+      this.routing.wroteReady(w.pod, w.ready);
+      // The plan stands; what it knows of the pod is brought up to date for the next flip.
+      last.facts.set(w.pod, w.facts);
+      this.deps.logger.info(w.ready ? 'pod ready' : 'pod not ready', { pod: w.pod, pool: last.plan.placements.get(w.pod)?.pool });
+    });
+    return !known.includes(false);
+  }
+
+  private async planFleet(): Promise<RunResult> {
+    // News arriving while this plan runs sets it again: the plan may have read the caches before it.
+    this.planNeeded = false;
+    try {
+      return await this.planFleetOnce();
+    } catch (err) {
+      this.planNeeded = true;
+      throw err;
+    }
+  }
+
+  private async planFleetOnce(): Promise<RunResult> {
+    const startedMs = this.now();
     const { informers, store, logger, namespace } = { ...this.deps, ...this.options };
     const view = await readFleetView({ informers, store, logger, namespace, labelOf: (pod) => this.podMetadata.labelOf(pod) });
     this.podMetadata.forgetGone(view.facts);
@@ -132,8 +223,12 @@ export class FleetReconciler {
     // Drains and releases are already true in Redis; a label transition is told once its patch went through.
     reportPodTransitions(this.deps, transitions.filter((t) => !t.viaLabel));
     this.apiWrites.offer({ view, labelTransitions: transitions.filter((t) => t.viaLabel) });
+    this.lastView = view;
+    this.lastPlanMs = startedMs;
+    this.deps.ran?.('fleet');
     return {};
   }
+
 
   private async writeToApi(job: ApiWriteJob): Promise<void> {
     try {

@@ -2,6 +2,7 @@ import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type Kubernete
 import type { Logger } from '../core/logger.js';
 import { POOL_API_GROUP, POOL_API_VERSION, POOL_PLURAL, type PoolStatus } from '../core/pool-types.js';
 import type { KubeClients } from './kube-client.js';
+import type { PodNews } from './pod-change-filter.js';
 import { backoffDelay } from './reconcile-loop.js';
 
 export interface VoiceAgentPoolObject extends KubernetesObject {
@@ -26,17 +27,20 @@ export interface FleetInformers {
  * List+watch of the namespace's pods and VoiceAgentPools. The client's
  * ListWatch resumes a watch that ended from its last resourceVersion and
  * relists only on 410 Gone; a watch that failed otherwise is restarted here
- * with backoff. Nothing polls. `onChange` hears every add, update and delete;
- * a pool update that left its generation and deletion alone (a status
- * write) is dropped, since only the spec matters to a reconcile.
+ * with backoff. Nothing polls. `onChange` hears every add, update and delete
+ * that may change a plan: a pool update that left its generation and
+ * deletion alone (a status write) is dropped, since only the spec matters to
+ * a reconcile, and so is a pod event `classifyPod` says is none.
  */
 export function fleetInformers(
   kc: KubeConfig,
   clients: KubeClients,
   namespace: string,
   logger: Logger,
-  onChange: (kind: FleetKind) => void,
+  onChange: (kind: FleetKind, pod?: { name: string; news: Exclude<PodNews, 'none'> }) => void,
   onWatchState: (kind: FleetKind, up: boolean) => void = () => undefined,
+  /** What a pod's watch event means to a reconcile (see pod-change-filter.ts); a change by default. */
+  classifyPod: (verb: 'add' | 'update' | 'delete', pod: V1Pod) => PodNews = () => 'change',
 ): FleetInformers {
   const watch = new Watch(kc);
   const pods = new ListWatch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, watch, () => clients.core.listNamespacedPod({ namespace }), false);
@@ -66,7 +70,12 @@ export function fleetInformers(
     specVersions.delete(obj.metadata?.name ?? '');
     onChange('VoiceAgentPool');
   });
-  for (const verb of ['add', 'update', 'delete'] as const) pods.on(verb, () => onChange('Pod'));
+  for (const verb of ['add', 'update', 'delete'] as const) {
+    pods.on(verb, (pod) => {
+      const news = classifyPod(verb, pod);
+      if (news !== 'none') onChange('Pod', { name: pod.metadata?.name ?? '', news });
+    });
+  }
 
   const watchUp = new Map<FleetKind, boolean>();
   const restarters = new Map<FleetKind, () => Promise<void>>();

@@ -23,6 +23,8 @@ export class OperatorMetrics implements WriteFailureSink {
   readonly fencedWrites: Counter;
   readonly writeFailures: Counter<'kind' | 'reason'>;
   readonly watchUp: Gauge<'resource'>;
+  readonly podEvents: Counter<'news'>;
+  readonly reconcileRuns: Counter<'scope'>;
   readonly evictionReviews: Counter<'result' | 'reason'>;
   readonly evictionsWithCalls: Counter<'reason'>;
   readonly evictionReviewSeconds: Histogram;
@@ -44,6 +46,18 @@ export class OperatorMetrics implements WriteFailureSink {
       name: 'smart_router_reconciles_total',
       help: 'Reconciles of the fleet by result: ok, error (retried with backoff), abandoned (leadership lost or caches not synced).',
       labelNames: ['result'] as const,
+      registers: [registry],
+    });
+    this.podEvents = new Counter({
+      name: 'smart_router_pod_events_total',
+      help: "Pod watch events by what they mean to a reconcile: change (the fleet is planned again), readiness (only that pod's readiness is written), none (nothing a reconcile reads changed, such as the echo of the operator's own patch).",
+      labelNames: ['news'] as const,
+      registers: [registry],
+    });
+    this.reconcileRuns = new Counter({
+      name: 'smart_router_reconcile_runs_total',
+      help: 'Successful reconciles by what they covered: fleet (every pod planned), readiness (only pods whose readiness flipped, written without a plan).',
+      labelNames: ['scope'] as const,
       registers: [registry],
     });
     this.reconcileSeconds = new Histogram({

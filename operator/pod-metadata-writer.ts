@@ -38,7 +38,7 @@ export interface PodWritesResult {
  * tell it twice.
  */
 export class PodMetadataWriter {
-  private written = new WrittenMemory<PodMetadata>();
+  private memory = new WrittenMemory<PodMetadata>();
   private readonly backoff: ObjectBackoff;
 
   constructor(
@@ -47,18 +47,19 @@ export class PodMetadataWriter {
     private readonly logger: Logger,
     private readonly options: PodMetadataOptions,
     private readonly failures?: WriteFailureSink,
+    private readonly written?: (pod: V1Pod | undefined) => void,
   ) {
     this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
   }
 
   reset(): void {
-    this.written.clear();
+    this.memory.clear();
     this.backoff.clear();
   }
 
   /** A pod's metadata, or what this replica just wrote if the cache has not seen it yet. */
   private metadataOf(pod: V1Pod): PodMetadata {
-    return this.written.recall(pod.metadata!.name!, pod.metadata?.resourceVersion) ?? currentPodMetadata(pod);
+    return this.memory.recall(pod.metadata!.name!, pod.metadata?.resourceVersion) ?? currentPodMetadata(pod);
   }
 
   /** A pod's pool label, as the planner should believe it. */
@@ -68,7 +69,7 @@ export class PodMetadataWriter {
 
   /** Forgets pods that no longer exist. */
   forgetGone(pods: ReadonlyMap<string, unknown>): void {
-    this.written.forget((name) => pods.has(name));
+    this.memory.forget((name) => pods.has(name));
     this.backoff.forget((name) => pods.has(name));
   }
 
@@ -99,7 +100,9 @@ export class PodMetadataWriter {
       const name = pod.metadata!.name!;
       let writtenAs: string | undefined;
       try {
-        writtenAs = (await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch))?.metadata?.resourceVersion;
+        const answer = await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch);
+        writtenAs = answer?.metadata?.resourceVersion;
+        this.written?.(answer);
       } catch (err) {
         if (statusCode(err) === 404) return; // deleted meanwhile
         this.failures?.writeFailed('pod', err);
@@ -110,7 +113,7 @@ export class PodMetadataWriter {
       }
       this.backoff.succeeded(name);
       const next = applyPodMetadataPatch(current, patch);
-      this.written.remember(name, next, pod.metadata?.resourceVersion, writtenAs);
+      this.memory.remember(name, next, pod.metadata?.resourceVersion, writtenAs);
       if (patch.labels) {
         relabelled.add(name);
         this.logger.info(next.label ? 'pod labelled' : 'pod unlabelled', { pod: name, pool: next.label ?? current.label });

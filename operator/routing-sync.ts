@@ -56,6 +56,17 @@ export class RoutingSync {
     private readonly evidence: EndingEvidence,
   ) {}
 
+  /** A pod's placement as this replica last wrote it to Redis (undefined: not known to have written it). */
+  writtenPlacement(pod: string): PodPlacement | undefined {
+    return this.writtenPods.get(pod);
+  }
+
+  /** A readiness flip written to Redis outside a sync (see readiness-flips.ts). */
+  wroteReady(pod: string, ready: boolean): void {
+    const was = this.writtenPods.get(pod);
+    if (was) this.writtenPods.set(pod, { ...was, ready });
+  }
+
   /** The next sync rewrites every pool. */
   reset(): void {
     this.forget();

@@ -10,6 +10,7 @@ import type { LostStateGrace } from '../../core/lost-state-grace.js';
 import type { PoolSpec } from '../../core/pool-types.js';
 import { EventRecorder } from '../../operator/events.js';
 import { FleetReconciler } from '../../operator/fleet-reconciler.js';
+import { PodChangeFilter, type PodNews } from '../../operator/pod-change-filter.js';
 import type { WriteFailureSink } from '../../operator/operator-metrics.js';
 import type { FleetInformers, VoiceAgentPoolObject } from '../../operator/informers.js';
 import type { KubeClients } from '../../operator/kube-client.js';
@@ -189,23 +190,41 @@ export interface ReconcilerHarness {
   run(): Promise<void>;
   /** Delays the reconciler asked to be run again after. */
   requeues: number[];
+  /** What each successful run covered, in order. */
+  scopes: ('fleet' | 'readiness')[];
+  /**
+   * Tells the reconciler of a pod's watch event as the operator does: through
+   * a PodChangeFilter (which also hears the answers to the reconciler's own
+   * patches) to readinessChanged or planAll. Returns what the event meant.
+   */
+  tell(verb: 'add' | 'update' | 'delete', pod: string): PodNews;
 }
 
 /** A reconciler over the fake fleet and a real routing store, leading. */
-export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; statusCountsIntervalMs?: number; statusCountWritesPerMinute?: number; now?: () => number; grace?: LostStateGrace; writeFailures?: WriteFailureSink } = {}): ReconcilerHarness {
+export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts: { fullResyncMs?: number; planEveryMs?: number; statusCountsIntervalMs?: number; statusCountWritesPerMinute?: number; now?: () => number; grace?: LostStateGrace; writeFailures?: WriteFailureSink } = {}): ReconcilerHarness {
   const clients = fleet.clients();
   const logger = silentLogger();
   const metrics = new RouterMetrics(store);
   const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger, opts.writeFailures);
   const requeues: number[] = [];
+  const scopes: ('fleet' | 'readiness')[] = [];
+  const filter = new PodChangeFilter();
+  for (const pod of fleet.pods.values()) filter.classify('add', pod);
   const reconciler = new FleetReconciler(
-    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace, writeFailures: opts.writeFailures },
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace, writeFailures: opts.writeFailures, podWritten: (pod) => filter.wrote(pod), ran: (scope) => scopes.push(scope) },
     // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
-    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, statusCountWritesPerMinute: opts.statusCountWritesPerMinute ?? 100_000, now: opts.now, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
+    { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, planEveryMs: opts.planEveryMs, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, statusCountWritesPerMinute: opts.statusCountWritesPerMinute ?? 100_000, now: opts.now, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );
   const run = async () => {
     await reconciler.reconcile();
     await reconciler.apiWritesSettled();
   };
-  return { reconciler, metrics, run, requeues };
+  const tell = (verb: 'add' | 'update' | 'delete', name: string): PodNews => {
+    const pod = fleet.pods.get(name) ?? { metadata: { name } };
+    const news = filter.classify(verb, pod);
+    if (news === 'readiness') reconciler.readinessChanged(name);
+    else if (news === 'change') reconciler.planAll();
+    return news;
+  };
+  return { reconciler, metrics, run, requeues, scopes, tell };
 }

@@ -111,6 +111,40 @@ describe('planPoolAssignments', () => {
     expect(result.pools.get('p')).toMatchObject({ desired: 0, shortfall: 0 });
   });
 
+  test('candidates counts the members that could keep serving, before any is given up', () => {
+    const fleet = [pod('a'), pod('b'), pod('c'), { ...pod('d'), drainRequested: true }];
+    const result = plan([pool('p', { replicas: 2 })], fleet, { a: 'p', b: 'p', c: 'p', d: 'p' });
+    expect(result.pools.get('p')).toMatchObject({ desired: 2, candidates: 3 });
+    expect(plan([pool('p', { replicas: 3 })], fleet, { a: 'p', b: 'p' }).pools.get('p')).toMatchObject({ candidates: 2 });
+  });
+
+  // What lets the reconciler write a member's readiness flip without planning the fleet again. A pod
+  // the plan just took as a free pod is not a member yet: its readiness did rank it among free pods.
+  test("a member's readiness flip changes no placement when its pool had no more candidates than it desired", () => {
+    const pools = [pool('gold', { replicas: 3, priority: 9 }), pool('basic', { replicas: 4 })];
+    let checked = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const rnd = (n: number) => Math.floor((Math.sin(seed * 97 + n * 13) + 1) * 1e4) % 7;
+      const fleet = Array.from({ length: 9 }, (_, i) => ({ ...pod(`va-${i}`), ready: rnd(i) > 2, drainRequested: rnd(i + 20) === 0 }));
+      const current = Object.fromEntries(fleet.filter((_, i) => rnd(i + 40) < 5).map((p, i) => [p.name, i % 2 ? 'gold' : 'basic']));
+      const calls = Object.fromEntries(fleet.map((p, i) => [p.name, rnd(i + 60)]));
+      const before = plan(pools, fleet, current, calls);
+      // Once the plan's labels are written, its pods are members.
+      const settled = { ...current, ...Object.fromEntries([...before.placements].map(([n, pl]) => [n, pl.pool])) };
+      for (const [name, placement] of before.placements) {
+        const poolPlan = before.pools.get(placement.pool)!;
+        if (poolPlan.candidates > poolPlan.desired) continue;
+        const flipped = fleet.map((p) => (p.name === name ? { ...p, ready: !p.ready } : p));
+        if (current[name] === placement.pool) {
+          checked++;
+          expect(assignment(plan(pools, flipped, current, calls))).toEqual(assignment(before));
+        }
+        expect(assignment(plan(pools, flipped, settled, calls))).toEqual(assignment(plan(pools, fleet, settled, calls)));
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
   test('10,000 pods in 5 pools plan with every pod placed exactly once', () => {
     const fleet = pods(10_000);
     const pools = ['a', 'b', 'c', 'd', 'e'].map((n, i) => pool(n, { replicas: 2_000, priority: i }));

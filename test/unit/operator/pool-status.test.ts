@@ -1,6 +1,6 @@
 import { degradedTransition, desiredPoolStatus, statusChanged, statusWrite } from '../../../operator/pool-status.js';
 
-const plan = (desired: number, serving: string[], shortfall: number) => ({ desired, serving, drained: [], leaving: [], shortfall });
+const plan = (desired: number, serving: string[], shortfall: number) => ({ desired, serving, drained: [], leaving: [], shortfall, candidates: serving.length });
 const counts = { pods: 3, ready: 3, draining: 0, busy: 2, active_calls: 2, draining_calls: 0, free_slots: 1, serving_slots: 3, capacity: 1 };
 
 describe('desiredPoolStatus', () => {

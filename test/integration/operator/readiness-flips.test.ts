@@ -1,0 +1,151 @@
+// Readiness flips written without a plan of the fleet (operator/readiness-flips.ts),
+// against a real Redis: when they are, what Redis holds afterwards is what a
+// plan of the whole fleet would have written; when the plan could move, or
+// anything else changed, the fleet is planned.
+import type { RoutingStore } from '../../../lua/routing-store.js';
+import { FakeFleet, fakeFleetReconciler } from '../../support/fake-fleet.js';
+import { isolatedStore, sharedTestRedis } from '../../support/routing.js';
+
+const redis = sharedTestRedis();
+let store: RoutingStore;
+let fleet: FakeFleet;
+beforeEach(() => {
+  store = isolatedStore(redis);
+  fleet = new FakeFleet();
+});
+
+const setReady = (name: string, ready: boolean) =>
+  fleet.updatePod(name, (p) => (p.status!.conditions = [{ type: 'Ready', status: ready ? 'True' : 'False' }]));
+
+/** Every pod's routing and every pool's members and counters, as allocations see them. */
+async function routingState(s: RoutingStore, pods: string[], pools: string[]) {
+  const podStates = await Promise.all(pods.map((p) => s.podState(p)));
+  const status = await s.status();
+  return { pods: podStates, members: await Promise.all(pools.map((p) => s.poolMembers(p))), status };
+}
+
+describe('a readiness flip', () => {
+  test("in a pool at its size is written for that pod alone, and no allocation picks it until it is Ready again", async () => {
+    fleet.addPool('std', { replicas: 3, capacity: 1 });
+    for (const name of ['a', 'b', 'c', 'spare']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    const members = await store.poolMembers('std');
+    expect(members).toEqual(['a', 'b', 'c']);
+    const patches = fleet.podPatches.length;
+    const statusWrites = fleet.statusWrites.length;
+    const events = fleet.events.length;
+
+    setReady('b', false);
+    expect(h.tell('update', 'b')).toBe('readiness');
+    await h.run();
+
+    expect(h.scopes).toEqual(['fleet', 'readiness']);
+    expect((await store.podState('b'))?.ready).toBe(false);
+    // Nothing else was planned or written: no patch, no status, no Event.
+    expect([fleet.podPatches.length, fleet.statusWrites.length, fleet.events.length]).toEqual([patches, statusWrites, events]);
+    const picked = [];
+    for (const sid of ['x', 'y', 'z']) {
+      const outcome = await store.allocate(sid, ['std'], await store.poolsVersion());
+      picked.push(outcome.kind === 'allocated' ? outcome.pod : outcome.kind);
+    }
+    expect(picked.sort()).toEqual(['a', 'c', 'none']);
+
+    setReady('b', true);
+    expect(h.tell('update', 'b')).toBe('readiness');
+    await h.run();
+    expect(h.scopes.at(-1)).toBe('readiness');
+    const late = await store.allocate('w', ['std'], await store.poolsVersion());
+    expect(late).toMatchObject({ kind: 'allocated', pod: 'b' });
+  });
+
+  test('leaves Redis as a plan of the whole fleet would have written it', async () => {
+    for (const [name, priority] of [['gold', 9], ['std', 1]] as const) fleet.addPool(name, { replicas: 5, capacity: 2, priority });
+    const names = Array.from({ length: 10 }, (_, i) => `pod-${i}`);
+    for (const name of names) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    for (let step = 0; step < 30; step++) {
+      const name = names[(step * 7) % names.length]!;
+      setReady(name, step % 3 === 0);
+      h.tell('update', name);
+      await h.run();
+    }
+    // Steps that set a pod to what it already was are no news at all.
+    expect(h.scopes.filter((s) => s === 'readiness').length).toBeGreaterThan(15);
+    const incremental = await routingState(store, names, ['gold', 'std']);
+
+    // A fresh reconciler on a fresh Redis plans the same fleet from scratch.
+    const fresh = isolatedStore(redis);
+    await fakeFleetReconciler(fleet, fresh).run();
+    const planned = await routingState(fresh, names, ['gold', 'std']);
+    expect(incremental.pods.map((p) => ({ ...p, incarnation: undefined }))).toEqual(planned.pods.map((p) => ({ ...p, incarnation: undefined })));
+    expect(incremental.members).toEqual(planned.members);
+    expect(incremental.status).toEqual(planned.status);
+  });
+
+  test('in a pool with more candidates than it wants plans the fleet: readiness decides who stays', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b', 'c']) fleet.addPod(name, { labels: { 'smartrouter.io/pool': 'std' } });
+    // c keeps its label (a policy refuses its patch), so the pool has three members for two places.
+    fleet.rejectPodPatches.add('c');
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    expect(await store.poolMembers('std')).toEqual(['a', 'b']);
+
+    setReady('a', false);
+    h.tell('update', 'a');
+    await h.run();
+
+    expect(h.scopes).toEqual(['fleet', 'fleet']);
+    // The Ready pod that was given up takes the place of the one that is not Ready.
+    expect(await store.poolMembers('std')).toEqual(['b', 'c']);
+  });
+
+  test('together with any other change, or once planEveryMs passed, plans the fleet', async () => {
+    let now = 1_000_000;
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b', 'c']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store, { planEveryMs: 5_000, now: () => now });
+    await h.run();
+
+    setReady('a', false);
+    h.tell('update', 'a');
+    fleet.updatePod('b', (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': 'true' }));
+    expect(h.tell('update', 'b')).toBe('change');
+    await h.run();
+    expect(h.scopes).toEqual(['fleet', 'fleet']);
+    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'c']); // b drained, c backfills
+    expect((await store.podState('a'))?.ready).toBe(false);
+
+    now += 5_000;
+    setReady('a', true);
+    h.tell('update', 'a');
+    await h.run();
+    expect(h.scopes.at(-1)).toBe('fleet');
+  });
+
+  test('of a pod Redis no longer holds plans the fleet, which puts it back', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    await redis.del(store.keys.pod('a'));
+
+    setReady('a', false);
+    h.tell('update', 'a');
+    await h.run();
+
+    expect(h.scopes).toEqual(['fleet', 'fleet']);
+    expect(await store.podState('a')).toMatchObject({ pool: 'std', ready: false });
+  });
+
+  test('the echo of the reconciler\'s own label patch starts nothing', async () => {
+    fleet.addPool('std', { replicas: 1 });
+    fleet.addPod('a');
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    expect(fleet.podPatches).toHaveLength(1);
+    expect(h.tell('update', 'a')).toBe('none');
+  });
+});
