@@ -60,9 +60,9 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const podChanges = new PodChangeFilter();
   let planner: FleetReconciler | undefined;
   const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind, pod) => {
-    // A readiness flip alone may be written for that pod alone; anything else plans the fleet.
-    if (pod?.news === 'readiness') planner?.readinessChanged(pod.name);
-    else planner?.planAll();
+    // A readiness flip alone is written for that pod alone, beside the loop; anything else plans the fleet.
+    if (pod?.news === 'readiness') return planner?.readinessChanged(pod.name);
+    planner?.planAll();
     loop?.enqueue();
     if (kind === 'VoiceAgentPool') autoscaleLoop?.enqueue();
   }, (kind, up) => {
@@ -86,7 +86,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   );
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
-    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics, podWritten: (pod) => podChanges.wrote(pod), ran: (scope) => metrics.reconcileRuns.inc({ scope }) },
+    { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics, podWrites: podChanges, ran: (scope) => metrics.reconcileRuns.inc({ scope }) },
     { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, planEveryMs: config.operator.resyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
   );
   planner = reconciler;

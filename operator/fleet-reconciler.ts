@@ -1,4 +1,3 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
@@ -11,9 +10,10 @@ import type { KubeClients } from './kube-client.js';
 import { LatestJobRunner } from './latest-job-runner.js';
 import type { WriteFailureSink } from './operator-metrics.js';
 import { PodMetadataWriter } from './pod-metadata-writer.js';
+import type { PodWriteObserver } from './pod-change-filter.js';
 import { isTerminated, podFacts } from './pod-facts.js';
-import { readinessOnlyWrites, type PodNow } from './readiness-flips.js';
-import type { PodFacts } from '../core/pool-types.js';
+import type { PodNow } from './readiness-flips.js';
+import { ReadinessLane, type Plans } from './readiness-lane.js';
 import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
 import type { PoolObservation } from './pool-status.js';
 import { PoolStatusWriter } from './pool-status-writer.js';
@@ -56,8 +56,8 @@ export interface ReconcilerDeps {
   grace?: LostStateGrace;
   /** Counts the pod patches and status writes the API server did not take. */
   writeFailures?: WriteFailureSink;
-  /** Told each pod as a patch of this replica left it (the API server's answer). */
-  podWritten?(pod: V1Pod | undefined): void;
+  /** Hears each pod patch of this replica: before it is sent, and the API server's answer. */
+  podWrites?: PodWriteObserver;
   /** Told what each successful run covered: the whole fleet, or readiness flips alone. */
   ran?(scope: 'fleet' | 'readiness'): void;
 }
@@ -81,13 +81,13 @@ interface ApiWriteJob {
  * without waiting for any patch, status write or Event. Each object's write
  * fails alone and waits out its own backoff.
  *
- * A run whose only news is that some pods' readiness flipped, where the plan
- * cannot move because of it (see readiness-flips.ts), writes just those
- * pods' readiness to Redis: one small script per pod instead of a plan of
- * the whole fleet, which at 10,000 pods is what keeps a flip's way to Redis
- * short while a hundred pods a second change. Any other news, a failed run,
- * a new term and every `planEveryMs` plan the whole fleet again, and the
- * pools' status catches up then.
+ * A pod whose readiness alone flipped, where the plan cannot move because
+ * of it (see readiness-flips.ts), is written to Redis by the readiness lane
+ * (readiness-lane.ts): one small script for that pod, beside the loop,
+ * instead of a plan of the whole fleet. At 10,000 pods that is what keeps a
+ * flip's way to Redis short while a hundred pods a second change. Any other
+ * news, a failed plan, a new term and every `planEveryMs` plan the whole
+ * fleet again, and the pools' status catches up then.
  */
 export class FleetReconciler {
   private readonly routing: RoutingSync;
@@ -95,12 +95,14 @@ export class FleetReconciler {
   private readonly status: PoolStatusWriter;
   private readonly apiWrites: LatestJobRunner<ApiWriteJob>;
   private apiWriteFailures = 0;
+  private readonly readiness: ReadinessLane;
   /** The last complete plan. */
   private lastView: FleetView | undefined;
-  /** Something other than readiness flips happened since the last plan began (or a run failed). */
+  /** Something other than readiness flips happened since the last plan began (or a plan failed). */
   private planNeeded = true;
   private lastPlanMs = 0;
-  private readonly flips = new Set<string>();
+  private plansBegun = 0;
+  private planning = false;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
 
@@ -113,14 +115,24 @@ export class FleetReconciler {
     const retry = { retryBaseMs: this.retryBaseMs, retryMaxMs: this.retryMaxMs };
     const evidence = apiServerEvidence(deps.clients.core, options.namespace, () => deps.informers.watchesUp());
     this.routing = new RoutingSync(deps.store, deps.logger, deps.metrics, { fullResyncMs: options.fullResyncMs, grace: deps.grace }, evidence);
-    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry }, deps.writeFailures, deps.podWritten);
+    this.podMetadata = new PodMetadataWriter(deps.clients, deps.events, deps.logger, { ...options, ...retry }, deps.writeFailures, deps.podWrites);
     this.status = new PoolStatusWriter(deps.clients, deps.store, deps.events, deps.logger, { ...options, ...retry, scalingOf: deps.scalingOf }, deps.writeFailures);
     this.apiWrites = new LatestJobRunner((job) => this.writeToApi(job));
+    const plans: Plans = {
+      settled: () => (!this.planNeeded && this.now() - this.lastPlanMs < (options.planEveryMs ?? Infinity) ? this.lastView : undefined),
+      begun: () => this.plansBegun,
+      inFlight: () => this.planning,
+      planAgain: () => {
+        this.planNeeded = true;
+        deps.requeue?.(0);
+      },
+    };
+    this.readiness = new ReadinessLane({ store: deps.store, routing: this.routing, plans, podNow: (name) => this.podNow(name), ensureLeading: this.ensureLeading, logger: deps.logger, ran: deps.ran });
   }
 
   /** A pod whose readiness alone changed (see pod-change-filter.ts): it may be written without a plan. */
   readinessChanged(pod: string): void {
-    this.flips.add(pod);
+    this.readiness.flipped(pod);
   }
 
   /** The next run plans the whole fleet: a pool or a pod changed in more than readiness, or a watch came back. */
@@ -136,16 +148,17 @@ export class FleetReconciler {
     this.status.reset();
     this.apiWriteFailures = 0;
     this.apiWrites.start();
+    this.readiness.start();
   }
 
-  /** Stops the API writes: drops a pass not started, waits for the one in flight. */
+  /** Stops the API writes and readiness writes: drops what has not started, waits for what is in flight. */
   async stop(): Promise<void> {
-    await this.apiWrites.stop();
+    await Promise.all([this.apiWrites.stop(), this.readiness.stop()]);
   }
 
-  /** Resolves once the API writes of the last reconcile are done (for tests and shutdown). */
+  /** Resolves once the API writes of the last reconcile and the readiness writes are done (for tests and shutdown). */
   async apiWritesSettled(): Promise<void> {
-    await this.apiWrites.settled();
+    await Promise.all([this.apiWrites.settled(), this.readiness.settled()]);
   }
 
   private readonly ensureLeading = (): void => {
@@ -156,17 +169,19 @@ export class FleetReconciler {
     // Before the first complete list a missing pod is not a gone pod: reaping on a partial cache would end live calls.
     if (!this.deps.informers.synced()) throw new RunAbandoned('informer caches not synced yet');
     this.ensureLeading();
-    const flipped = [...this.flips];
-    this.flips.clear();
-    const last = this.lastView;
-    if (!this.planNeeded && last && flipped.length && this.now() - this.lastPlanMs < (this.options.planEveryMs ?? Infinity)) {
-      const writes = readinessOnlyWrites(last, flipped.map((name) => this.podNow(name)), (pod) => this.routing.writtenPlacement(pod));
-      if (writes && (await this.writeReadiness(last, writes))) {
-        this.deps.ran?.('readiness');
-        return {};
-      }
+    // News arriving while this plan runs sets it again: the plan may have read the caches before it.
+    this.planNeeded = false;
+    this.planning = true;
+    this.plansBegun++;
+    try {
+      return await this.planFleet();
+    } catch (err) {
+      this.planNeeded = true;
+      throw err;
+    } finally {
+      this.planning = false;
+      this.readiness.planEnded();
     }
-    return this.planFleet();
   }
 
   private now(): number {
@@ -178,41 +193,11 @@ export class FleetReconciler {
     return pod && !isTerminated(pod) ? { name, facts: podFacts(pod), label: this.podMetadata.labelOf(pod) } : { name, facts: undefined, label: null };
   }
 
-  /** Writes each flip; false when Redis no longer holds one of the pods (flushed, say) and the fleet must be planned. */
-  private async writeReadiness(last: FleetView, writes: { pod: string; ready: boolean; facts: PodFacts }[]): Promise<boolean> {
-    let known: boolean[];
-    try {
-      this.ensureLeading();
-      known = await Promise.all(writes.map((w) => this.deps.store.setReady(w.pod, w.ready)));
-    } catch (err) {
-      // The flips it carried are no longer queued: the next run plans the fleet.
-      this.planNeeded = true;
-      throw err;
-    }
-    writes.forEach((w, i) => {
-      if (!known[i]) return;
-      this.routing.wroteReady(w.pod, w.ready);
-      // The plan stands; what it knows of the pod is brought up to date for the next flip.
-      last.facts.set(w.pod, w.facts);
-      this.deps.logger.info(w.ready ? 'pod ready' : 'pod not ready', { pod: w.pod, pool: last.plan.placements.get(w.pod)?.pool });
-    });
-    return !known.includes(false);
-  }
-
   private async planFleet(): Promise<RunResult> {
-    // News arriving while this plan runs sets it again: the plan may have read the caches before it.
-    this.planNeeded = false;
-    try {
-      return await this.planFleetOnce();
-    } catch (err) {
-      this.planNeeded = true;
-      throw err;
-    }
-  }
-
-  private async planFleetOnce(): Promise<RunResult> {
     const startedMs = this.now();
     const { informers, store, logger, namespace } = { ...this.deps, ...this.options };
+    // The caches are read in this same turn of the event loop: every flip heard so far is in this view.
+    this.readiness.planStarted();
     const view = await readFleetView({ informers, store, logger, namespace, labelOf: (pod) => this.podMetadata.labelOf(pod) });
     this.podMetadata.forgetGone(view.facts);
     this.status.forgetGone(view.poolObjects);

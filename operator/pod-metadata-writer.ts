@@ -8,6 +8,7 @@ import { forEachLimited } from './limited-concurrency.js';
 import { ObjectBackoff } from './object-backoff.js';
 import type { WriteFailureSink } from './operator-metrics.js';
 import { WrittenMemory } from './written-memory.js';
+import type { PodWriteObserver } from './pod-change-filter.js';
 import { applyPodMetadataPatch, currentPodMetadata, desiredPodMetadata, podMetadataPatch, type PodMetadata, type PodMetadataPatch } from './pod-metadata.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -47,7 +48,7 @@ export class PodMetadataWriter {
     private readonly logger: Logger,
     private readonly options: PodMetadataOptions,
     private readonly failures?: WriteFailureSink,
-    private readonly written?: (pod: V1Pod | undefined) => void,
+    private readonly observer?: PodWriteObserver,
   ) {
     this.backoff = new ObjectBackoff(options.retryBaseMs, options.retryMaxMs);
   }
@@ -100,9 +101,10 @@ export class PodMetadataWriter {
       const name = pod.metadata!.name!;
       let writtenAs: string | undefined;
       try {
+        this.observer?.patching(pod, patch);
         const answer = await this.clients.core.patchNamespacedPod({ name, namespace: this.options.namespace, body: { metadata: patch } }, mergePatch);
         writtenAs = answer?.metadata?.resourceVersion;
-        this.written?.(answer);
+        this.observer?.wrote(answer);
       } catch (err) {
         if (statusCode(err) === 404) return; // deleted meanwhile
         this.failures?.writeFailed('pod', err);

@@ -192,6 +192,8 @@ export interface ReconcilerHarness {
   requeues: number[];
   /** What each successful run covered, in order. */
   scopes: ('fleet' | 'readiness')[];
+  /** Waits for the readiness lane and the API writes; runs the plan the lane asked for, if it asked. */
+  settle(): Promise<void>;
   /**
    * Tells the reconciler of a pod's watch event as the operator does: through
    * a PodChangeFilter (which also hears the answers to the reconciler's own
@@ -211,13 +213,20 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
   const filter = new PodChangeFilter();
   for (const pod of fleet.pods.values()) filter.classify('add', pod);
   const reconciler = new FleetReconciler(
-    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace, writeFailures: opts.writeFailures, podWritten: (pod) => filter.wrote(pod), ran: (scope) => scopes.push(scope) },
+    { clients, informers: fleet.informers(), store, metrics, events, logger, isLeader: () => true, requeue: (ms) => requeues.push(ms), grace: opts.grace, writeFailures: opts.writeFailures, podWrites: filter, ran: (scope) => scopes.push(scope) },
     // A failed write waits a minute: long enough that no test sees it retried by the clock, only by a change.
     { namespace: NAMESPACE, fullResyncMs: opts.fullResyncMs ?? 300_000, planEveryMs: opts.planEveryMs, statusCountsIntervalMs: opts.statusCountsIntervalMs ?? 0, statusCountWritesPerMinute: opts.statusCountWritesPerMinute ?? 100_000, now: opts.now, patchConcurrency: 4, writeRetryBaseMs: 60_000, writeRetryMaxMs: 600_000 },
   );
   const run = async () => {
     await reconciler.reconcile();
     await reconciler.apiWritesSettled();
+  };
+  let requeuesSeen = 0;
+  const settle = async () => {
+    await reconciler.apiWritesSettled();
+    const asked = requeues.slice(requeuesSeen).includes(0);
+    requeuesSeen = requeues.length;
+    if (asked) await run();
   };
   const tell = (verb: 'add' | 'update' | 'delete', name: string): PodNews => {
     const pod = fleet.pods.get(name) ?? { metadata: { name } };
@@ -226,5 +235,5 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
     else if (news === 'change') reconciler.planAll();
     return news;
   };
-  return { reconciler, metrics, run, requeues, scopes, tell };
+  return { reconciler, metrics, run, settle, requeues, scopes, tell };
 }

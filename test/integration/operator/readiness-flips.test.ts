@@ -38,7 +38,7 @@ describe('a readiness flip', () => {
 
     setReady('b', false);
     expect(h.tell('update', 'b')).toBe('readiness');
-    await h.run();
+    await h.settle();
 
     expect(h.scopes).toEqual(['fleet', 'readiness']);
     expect((await store.podState('b'))?.ready).toBe(false);
@@ -53,7 +53,7 @@ describe('a readiness flip', () => {
 
     setReady('b', true);
     expect(h.tell('update', 'b')).toBe('readiness');
-    await h.run();
+    await h.settle();
     expect(h.scopes.at(-1)).toBe('readiness');
     const late = await store.allocate('w', ['std'], await store.poolsVersion());
     expect(late).toMatchObject({ kind: 'allocated', pod: 'b' });
@@ -69,7 +69,7 @@ describe('a readiness flip', () => {
       const name = names[(step * 7) % names.length]!;
       setReady(name, step % 3 === 0);
       h.tell('update', name);
-      await h.run();
+      await h.settle();
     }
     // Steps that set a pod to what it already was are no news at all.
     expect(h.scopes.filter((s) => s === 'readiness').length).toBeGreaterThan(15);
@@ -95,7 +95,7 @@ describe('a readiness flip', () => {
 
     setReady('a', false);
     h.tell('update', 'a');
-    await h.run();
+    await h.settle();
 
     expect(h.scopes).toEqual(['fleet', 'fleet']);
     // The Ready pod that was given up takes the place of the one that is not Ready.
@@ -114,15 +114,16 @@ describe('a readiness flip', () => {
     fleet.updatePod('b', (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': 'true' }));
     expect(h.tell('update', 'b')).toBe('change');
     await h.run();
-    expect(h.scopes).toEqual(['fleet', 'fleet']);
+    expect(h.scopes).toEqual(['fleet', 'readiness', 'fleet']);
     expect(await store.poolMembers('std')).toEqual(['a', 'b', 'c']); // b drained, c backfills
     expect((await store.podState('a'))?.ready).toBe(false);
 
     now += 5_000;
     setReady('a', true);
     h.tell('update', 'a');
-    await h.run();
-    expect(h.scopes.at(-1)).toBe('fleet');
+    await h.settle();
+    expect(h.scopes.slice(3)).toEqual(['fleet']);
+    expect((await store.podState('a'))?.ready).toBe(true);
   });
 
   test('of a pod Redis no longer holds plans the fleet, which puts it back', async () => {
@@ -134,10 +135,27 @@ describe('a readiness flip', () => {
 
     setReady('a', false);
     h.tell('update', 'a');
-    await h.run();
+    await h.settle();
 
     expect(h.scopes).toEqual(['fleet', 'fleet']);
     expect(await store.podState('a')).toMatchObject({ pool: 'std', ready: false });
+  });
+
+  test('written while a plan that read the caches before it runs: the plan\'s old readiness does not stay', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store, { fullResyncMs: 0 });
+    await h.run();
+
+    // The plan reads the caches as it starts (b Ready) and rewrites every pod (a full resync each run).
+    const plan = h.reconciler.reconcile();
+    setReady('b', false);
+    h.tell('update', 'b');
+    await plan;
+    await h.settle();
+
+    expect(h.scopes).toContain('readiness');
+    expect((await store.podState('b'))?.ready).toBe(false);
   });
 
   test('the echo of the reconciler\'s own label patch starts nothing', async () => {

@@ -44,6 +44,25 @@ describe('which pod events a reconcile hears', () => {
     expect(f.classify('update', pod(3))).toBe('change');
   });
 
+  test('the watch telling a patch before its answer arrives is no news either', () => {
+    const f = new PodChangeFilter();
+    f.classify('add', pod(1));
+    f.patching(pod(1), { labels: { 'smartrouter.io/pool': 'std' }, annotations: { 'controller.kubernetes.io/pod-deletion-cost': '1000' } });
+    const patched = pod(2, (p) => ((p.metadata!.labels = { app: 'agent', 'smartrouter.io/pool': 'std' }), (p.metadata!.annotations = { 'controller.kubernetes.io/pod-deletion-cost': '1000' })));
+    expect(f.classify('update', patched)).toBe('none');
+    f.wrote(patched);
+    // Not what the patch was to make (someone else's label too): news.
+    f.patching(patched, { labels: { 'smartrouter.io/pool': null } });
+    expect(f.classify('update', pod(3, (p) => (p.metadata!.labels = { app: 'agent', team: 'x' })))).toBe('change');
+  });
+
+  test('a patch whose echo also flips readiness is told as a flip', () => {
+    const f = new PodChangeFilter();
+    f.classify('add', pod(1));
+    f.patching(pod(1), { labels: { 'smartrouter.io/pool': 'std' } });
+    expect(f.classify('update', pod(2, (p) => ((p.metadata!.labels = { app: 'agent', 'smartrouter.io/pool': 'std' }), (p.status!.conditions![0]!.status = 'False'))))).toBe('readiness');
+  });
+
   test('a patch answered after the watch event already told it changes nothing', () => {
     const f = new PodChangeFilter();
     f.classify('add', pod(1));
