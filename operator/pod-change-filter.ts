@@ -17,10 +17,13 @@ interface Seen {
   ready: boolean;
 }
 
+/** A map's entries in key order: the API server sorts them, a merge patch applied here appends. */
+const sorted = (map: Record<string, string> | undefined) => Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
 /** What a reconcile reads of a pod: its facts, its phase and all its annotations (the operator's own among them). Pure. */
 function reconcileInputsOf(pod: V1Pod): Seen {
   const f = podFacts(pod);
-  return { rest: JSON.stringify([f.labels, f.drainRequested, f.deleting, f.retiring, f.incarnation, pod.status?.phase ?? '', pod.metadata?.annotations ?? {}]), ready: f.ready };
+  return { rest: JSON.stringify([sorted(f.labels), f.drainRequested, f.deleting, f.retiring, f.incarnation, pod.status?.phase ?? '', sorted(pod.metadata?.annotations)]), ready: f.ready };
 }
 
 /**
