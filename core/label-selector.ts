@@ -7,8 +7,12 @@ import type { LabelSelector } from './pool-types.js';
  */
 export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
   if (!selector) return true;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels[key] !== value) return false;
+  const matchLabels = selector.matchLabels;
+  // A plan tests every pod against every pool: no array of entries per test.
+  if (matchLabels) {
+    for (const key in matchLabels) {
+      if (Object.prototype.hasOwnProperty.call(matchLabels, key) && labels[key] !== matchLabels[key]) return false;
+    }
   }
   for (const req of selector.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, req.key);

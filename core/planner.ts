@@ -78,11 +78,22 @@ export function planPoolAssignments(input: PlanInput): Plan {
     if (pool !== undefined && !poolNames.has(pool)) leaveOrUnassign(pod, pool);
   }
 
+  // Each pool's members, in one pass over the fleet (in name order, as `pods`).
+  const membersByPool = new Map<string, PodFacts[]>();
+  for (const pod of pods) {
+    const pool = input.current.get(pod.name);
+    if (pool === undefined) continue;
+    const list = membersByPool.get(pool);
+    if (list) list.push(pod);
+    else membersByPool.set(pool, [pod]);
+  }
+  const servingCount = new Map<string, number>();
+
   // Phase 1: every pool keeps the members it still wants.
   for (const pool of pools) {
     const plan: PoolPlan = { desired: pool.spec.replicas, serving: [], drained: [], leaving: [], shortfall: 0, candidates: 0 };
     plans.set(pool.name, plan);
-    const members = pods.filter((p) => input.current.get(p.name) === pool.name);
+    const members = membersByPool.get(pool.name) ?? [];
     const candidates: PodFacts[] = [];
     for (const pod of members) {
       if (pod.deleting || pod.retiring || !selectorMatches(pool.spec.selector, pod.labels)) {
@@ -103,16 +114,14 @@ export function planPoolAssignments(input: PlanInput): Plan {
       if (i < pool.spec.replicas) placements.set(pod.name, { pool: pool.name, role: 'serving' });
       else leaveOrUnassign(pod, pool.name);
     });
+    servingCount.set(pool.name, Math.min(candidates.length, pool.spec.replicas));
   }
 
   // Phase 2: pools short of pods take free eligible ones, Ready pods first.
   const free = pods.filter((p) => !placements.has(p.name) && !p.deleting && !p.retiring && !p.drainRequested);
   free.sort((a, b) => Number(b.ready) - Number(a.ready) || (a.name < b.name ? -1 : 1));
   for (const pool of pools) {
-    let serving = 0;
-    for (const placement of placements.values()) {
-      if (placement.pool === pool.name && placement.role === 'serving') serving++;
-    }
+    let serving = servingCount.get(pool.name) ?? 0;
     for (let i = 0; i < free.length && serving < pool.spec.replicas; i++) {
       const pod = free[i] as PodFacts;
       if (placements.has(pod.name) || !selectorMatches(pool.spec.selector, pod.labels)) continue;

@@ -11,21 +11,26 @@
   ARGV[1] key base "{p}:"
   ARGV[2..] pods
 
-  Returns, per pod in order, five values: pool (nil when the pod has no
-  hash; '' when it left every pool but is still known), draining
-  ('1'/'0'), incarnation ('' when none), retiring ('1'/'0'), calls (integer).
+  Returns one string, a line per pod in order, its fields separated by tabs
+  (pod, pool and incarnation names hold neither): pool ('' when the pod has
+  no hash; '=' followed by the pool, '=' alone when it left every pool but
+  is still known), draining ('1'/'0'), incarnation ('' when none), retiring
+  ('1'/'0'), calls (integer). One string rather than five values a pod: at
+  10,000 pods the client decoded 50,000 replies a read.
 ]]
 --@include "includes/keys.lua"
 
 local base = ARGV[1]
-local out = {}
+local lines = {}
 for i = 2, #ARGV do
   local pod = ARGV[i]
   local f = redis.call('HMGET', podKey(base, pod), 'pool', 'draining', 'incarnation', 'retiring')
-  out[#out + 1] = f[1]
-  out[#out + 1] = f[2] == '1' and '1' or '0'
-  out[#out + 1] = f[3] or ''
-  out[#out + 1] = (f[4] and f[4] ~= '') and '1' or '0'
-  out[#out + 1] = redis.call('SCARD', podCallsKey(base, pod))
+  lines[#lines + 1] = table.concat({
+    f[1] and ('=' .. f[1]) or '',
+    f[2] == '1' and '1' or '0',
+    f[3] or '',
+    (f[4] and f[4] ~= '') and '1' or '0',
+    redis.call('SCARD', podCallsKey(base, pod)),
+  }, '\t')
 end
-return out
+return table.concat(lines, '\n')

@@ -25,7 +25,7 @@ interface LuaCommands {
   recountPool(specs: string, term: string, base: string, pool: string, first: string, last: string, leaderTerm: string, ...pods: string[]): Promise<(string | number)[]>;
   retireIdlePods(podIndex: string, term: string, base: string, count: string, atMs: string, leaderTerm: string, ...candidates: string[]): Promise<string[]>;
   unretirePod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<number>;
-  podRouting(podIndex: string, base: string, ...pods: string[]): Promise<(string | number | null)[]>;
+  podRouting(podIndex: string, base: string, ...pods: string[]): Promise<string>;
   setGrowPoint(poolConfig: string, term: string, growAt: string, leaderTerm: string): Promise<number>;
 }
 
@@ -454,10 +454,10 @@ export class RoutingStore {
     // Sent together, run one batch at a time: allocations interleave between them.
     const replies = await Promise.all(batches.map((batch) => this.lua.podRouting(this.keys.pods, this.keys.base, ...batch)));
     batches.forEach((batch, b) => {
-      const flat = replies[b] as (string | number | null)[];
+      const lines = (replies[b] as string).split('\n');
       batch.forEach((pod, i) => {
-        const [pool, draining, incarnation, retiring, calls] = flat.slice(5 * i, 5 * i + 5);
-        out.set(pod, { pool: pool === null || pool === undefined ? null : String(pool), draining: draining === '1', incarnation: String(incarnation), calls: Number(calls), ...(retiring === '1' ? { retiring: true } : {}) });
+        const [pool = '', draining, incarnation = '', retiring, calls] = (lines[i] ?? '').split('\t');
+        out.set(pod, { pool: pool === '' ? null : pool.slice(1), draining: draining === '1', incarnation, calls: Number(calls ?? 0), ...(retiring === '1' ? { retiring: true } : {}) });
       });
     });
     return out;

@@ -21,6 +21,16 @@ export function agentContainer(pod: V1Pod): string | undefined {
  * on. Readiness does not change it either, because a readiness flap does not.
  */
 export function podFacts(pod: V1Pod): PodFacts {
+  // An informer replaces a pod's object on every change, so an object's facts never change:
+  // at 10,000 pods, every plan would otherwise derive them all again.
+  let facts = factsOf.get(pod);
+  if (!facts) factsOf.set(pod, (facts = derivePodFacts(pod)));
+  return facts;
+}
+
+const factsOf = new WeakMap<V1Pod, PodFacts>();
+
+function derivePodFacts(pod: V1Pod): PodFacts {
   const agent = agentContainer(pod);
   const statuses = pod.status?.containerStatuses ?? [];
   // Before the spec is known (a partial object) the first reported container stands in.

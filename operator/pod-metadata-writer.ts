@@ -41,6 +41,13 @@ export interface PodWritesResult {
 export class PodMetadataWriter {
   private memory = new WrittenMemory<PodMetadata>();
   private readonly backoff: ObjectBackoff;
+  /**
+   * Pod objects found to need no patch, and for which plan (pool, busy): an
+   * informer replaces a pod's object on every change, so the same object
+   * with the same plan needs none again. At 10,000 pods a pass otherwise
+   * copies and compares every pod's annotations after every plan.
+   */
+  private asPlanned = new WeakMap<V1Pod, string>();
 
   constructor(
     private readonly clients: KubeClients,
@@ -56,6 +63,7 @@ export class PodMetadataWriter {
   reset(): void {
     this.memory.clear();
     this.backoff.clear();
+    this.asPlanned = new WeakMap();
   }
 
   /** A pod's metadata, or what this replica just wrote if the cache has not seen it yet. */
@@ -85,11 +93,16 @@ export class PodMetadataWriter {
       const name = pod.metadata!.name!;
       const pool = view.plan.placements.get(name)?.pool ?? null;
       const calls = view.routing.get(name)?.calls ?? 0;
-      const current = this.metadataOf(pod);
+      const planned = `${pool}|${calls > 0}`;
+      if (this.asPlanned.get(pod) === planned) continue;
+      const remembered = this.memory.recall(name, pod.metadata?.resourceVersion);
+      const current = remembered ?? currentPodMetadata(pod);
       const managed = pool !== null || current.label !== null || calls > 0;
       const patch = podMetadataPatch(current, desiredPodMetadata(pool, calls > 0, managed, Boolean(current.annotations[RETIRING_ANNOTATION])));
       if (!patch) {
         this.backoff.succeeded(name);
+        // Only what the object itself says counts: a write not yet in the cache may still fail.
+        if (!remembered) this.asPlanned.set(pod, planned);
         continue;
       }
       const version = `${pod.metadata?.resourceVersion}|${JSON.stringify(patch)}`;

@@ -1,13 +1,16 @@
 import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
-import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type RoutingStore } from '../lua/routing-store.js';
+import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type PoolMember, type RoutingStore } from '../lua/routing-store.js';
 import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, type CallEnding, type EndingEvidence } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
 import { routingDelta } from './routing-delta.js';
 import type { LostStateGrace } from '../core/lost-state-grace.js';
 import type { PodFacts } from '../core/pool-types.js';
+
+/** A placement always built alike (one object shape): a plan compares 10,000 of them with what was written. */
+const placed = (m: PoolMember, pool: string): PodPlacement => ({ pod: m.pod, pool, ready: m.ready, draining: m.draining, incarnation: m.incarnation });
 
 /** Held pods are written as draining: they keep serving the calls they may still stream, and take none. */
 function holdOut(facts: Map<string, PodFacts>, held: ReadonlySet<string>): Map<string, PodFacts> {
@@ -64,7 +67,7 @@ export class RoutingSync {
   /** A readiness flip written to Redis outside a sync (see readiness-flips.ts). */
   wroteReady(pod: string, ready: boolean): void {
     const was = this.writtenPods.get(pod);
-    if (was) this.writtenPods.set(pod, { ...was, ready });
+    if (was) this.writtenPods.set(pod, placed({ ...was, ready }, was.pool));
   }
 
   /** The next sync rewrites every pool. */
@@ -108,7 +111,7 @@ export class RoutingSync {
       for (const call of calls) ended.push({ call, reason: endReason(call.pod, routing, facts) });
     };
     const desired = new Map<string, PodPlacement>();
-    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) desired.set(m.pod, { ...m, pool: pool.name });
+    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) desired.set(m.pod, placed(m, pool.name));
 
     // Pool-level changes: the pool is written whole (settings, then members in batches).
     for (const pool of pools) {
@@ -120,7 +123,7 @@ export class RoutingSync {
       this.writtenSpecs.set(pool.name, spec);
       // The whole write placed its members and shed every other pod it held.
       for (const [pod, was] of this.writtenPods) if (was.pool === pool.name) this.writtenPods.delete(pod);
-      for (const m of list) this.writtenPods.set(m.pod, { ...m, pool: pool.name });
+      for (const m of list) this.writtenPods.set(m.pod, placed(m, pool.name));
     }
 
     // Pod-level changes: only the pods whose placement changed.
