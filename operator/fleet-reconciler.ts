@@ -81,13 +81,14 @@ interface ApiWriteJob {
  * without waiting for any patch, status write or Event. Each object's write
  * fails alone and waits out its own backoff.
  *
- * A pod whose readiness alone flipped, where the plan cannot move because
- * of it (see readiness-flips.ts), is written to Redis by the readiness lane
- * (readiness-lane.ts): one small script for that pod, beside the loop,
- * instead of a plan of the whole fleet. At 10,000 pods that is what keeps a
- * flip's way to Redis short while a hundred pods a second change. Any other
- * news, a failed plan, a new term and every `planEveryMs` plan the whole
- * fleet again, and the pools' status catches up then.
+ * A pod whose readiness alone flipped is written to Redis by the readiness
+ * lane (readiness-lane.ts): one small script for that pod, beside the loop,
+ * not after a plan of the whole fleet; only where the plan could move
+ * because of it (see readiness-flips.ts) is the fleet planned too. At
+ * 10,000 pods that is what keeps a flip's way to Redis short while a
+ * hundred pods a second change. Any other news, a failed plan, a new term
+ * and every `planEveryMs` plan the whole fleet again, and the pools' status
+ * catches up then.
  */
 export class FleetReconciler {
   private readonly routing: RoutingSync;

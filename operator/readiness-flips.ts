@@ -17,32 +17,48 @@ const sameLabels = (a: Record<string, string>, b: Record<string, string>) => {
   return keys.length === Object.keys(b).filter((k) => k !== POOL_LABEL).length && keys.every((k) => a[k] === b[k]);
 };
 
+export interface ReadinessWrite {
+  pod: string;
+  ready: boolean;
+  facts: PodFacts;
+}
+
 /**
- * The readiness writes that bring Redis up to date when nothing changed
- * since the last plan but these pods' readiness, or undefined when the fleet
- * must be planned again. Pure.
- *
- * A flip is written alone only where the plan cannot move because of it:
- * the pod is a member of the pool it was planned into (labelled so), and
- * that pool had no more candidates than it desired, so readiness ranked
- * nobody in or out of it (the planner ranks by readiness only when trimming
- * a pool and among free pods). Everything else about the pod must be as the
- * plan saw it and as Redis was last written (same incarnation): a write of
- * readiness alone never ends a call.
+ * The flips Redis can take at once, whatever else is pending: the pod is in
+ * Redis as this replica last wrote it, under the incarnation the cache shows
+ * now, so its readiness written there is the truth and ends no call. Every
+ * plan writes each pod's readiness as the cache has it, so no plan, pending
+ * or running, wants anything else. Pure.
  */
-export function readinessOnlyWrites(last: FleetView, pods: readonly PodNow[], written: (pod: string) => PodPlacement | undefined): { pod: string; ready: boolean; facts: PodFacts }[] | undefined {
-  const writes: { pod: string; ready: boolean; facts: PodFacts }[] = [];
+export function readinessWrites(pods: readonly PodNow[], written: (pod: string) => PodPlacement | undefined): ReadinessWrite[] {
+  const writes: ReadinessWrite[] = [];
+  for (const { name, facts } of pods) {
+    const inRedis = written(name);
+    if (facts && inRedis && inRedis.incarnation === facts.incarnation && inRedis.ready !== facts.ready) writes.push({ pod: name, ready: facts.ready, facts });
+  }
+  return writes;
+}
+
+/**
+ * Whether the last plan still stands after these pods' readiness flipped,
+ * or the fleet must be planned again. Pure.
+ *
+ * It stands where the plan cannot move because of a flip: the pod is a
+ * member of the pool it was planned into (labelled so), that pool had no
+ * more candidates than it desired, so readiness ranked nobody in or out of
+ * it (the planner ranks by readiness only when trimming a pool and among
+ * free pods), and nothing else about the pod changed since the plan.
+ */
+export function planStands(last: FleetView | undefined, pods: readonly PodNow[]): boolean {
+  if (!last) return false;
   for (const { name, facts, label } of pods) {
     const before = last.facts.get(name);
     const placement = last.plan.placements.get(name);
-    if (!facts || !before || !placement || label !== placement.pool) return undefined;
-    if (facts.drainRequested !== before.drainRequested || facts.deleting !== before.deleting || facts.retiring !== before.retiring || facts.incarnation !== before.incarnation) return undefined;
-    if (!sameLabels(facts.labels, before.labels)) return undefined;
+    if (!facts || !before || !placement || label !== placement.pool) return false;
+    if (facts.drainRequested !== before.drainRequested || facts.deleting !== before.deleting || facts.retiring !== before.retiring || facts.incarnation !== before.incarnation) return false;
+    if (!sameLabels(facts.labels, before.labels)) return false;
     const pool = last.plan.pools.get(placement.pool);
-    if (!pool || pool.candidates > pool.desired) return undefined;
-    const inRedis = written(name);
-    if (!inRedis || inRedis.pool !== placement.pool || inRedis.incarnation !== facts.incarnation) return undefined;
-    if (inRedis.ready !== facts.ready) writes.push({ pod: name, ready: facts.ready, facts });
+    if (!pool || pool.candidates > pool.desired) return false;
   }
-  return writes;
+  return true;
 }

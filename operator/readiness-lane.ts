@@ -2,7 +2,8 @@ import type { Logger } from '../core/logger.js';
 import type { RoutingStore } from '../lua/routing-store.js';
 import type { FleetView } from './fleet-view.js';
 import { LatestJobRunner } from './latest-job-runner.js';
-import { readinessOnlyWrites, type PodNow } from './readiness-flips.js';
+import { planStands, readinessWrites } from './readiness-flips.js';
+import type { PodNow } from './readiness-flips.js';
 import { RunAbandoned } from './reconcile-loop.js';
 import type { RoutingSync } from './routing-sync.js';
 
@@ -29,10 +30,10 @@ export interface ReadinessLaneDeps {
 
 /**
  * Writes readiness flips to Redis beside the reconcile loop, so a flip does
- * not wait for a plan of the whole fleet that happens to be running (at
- * 10,000 pods, hundreds of milliseconds). It writes only the flips the last
- * plan allows (see readiness-flips.ts); any other flip asks for a plan,
- * which reads the caches and covers it.
+ * not wait for a plan of the whole fleet that happens to be running or due
+ * (at 10,000 pods, hundreds of milliseconds). A flip of a pod Redis holds
+ * under the same incarnation is written at once (see readiness-flips.ts);
+ * one the last plan does not cover also asks for a plan.
  *
  * A plan that read the caches before a flip may write the old readiness
  * back after the lane wrote the new one. So pods written while a plan ran
@@ -83,10 +84,12 @@ export class ReadinessLane {
     const names = [...this.pending];
     this.pending.clear();
     if (!names.length) return;
+    const pods = names.map((n) => this.deps.podNow(n));
     const last = plans.settled();
-    if (!last) return plans.planAgain('readiness flips while a plan is due');
-    const writes = readinessOnlyWrites(last, names.map((n) => this.deps.podNow(n)), (pod) => routing.writtenPlacement(pod));
-    if (!writes) return plans.planAgain('a readiness flip the last plan does not cover');
+    // Written at once either way; a flip the last plan does not cover also plans the fleet.
+    const stands = planStands(last, pods);
+    const writes = readinessWrites(pods, (pod) => routing.writtenPlacement(pod));
+    if (!stands) plans.planAgain('a readiness flip the last plan does not cover');
     if (!writes.length) return;
     const begun = plans.begun();
     const overlapped = plans.inFlight();
@@ -102,11 +105,11 @@ export class ReadinessLane {
     writes.forEach((w, i) => {
       if (!known[i]) return;
       routing.wroteReady(w.pod, w.ready);
-      // The plan stands; what it knows of the pod is brought up to date for the next flip.
-      last.facts.set(w.pod, w.facts);
-      logger.info(w.ready ? 'pod ready' : 'pod not ready', { pod: w.pod, pool: last.plan.placements.get(w.pod)?.pool });
+      // What the plan knows of the pod is brought up to date for the next flip.
+      if (stands) last!.facts.set(w.pod, w.facts);
+      logger.info(w.ready ? 'pod ready' : 'pod not ready', { pod: w.pod, pool: last?.plan.placements.get(w.pod)?.pool });
     });
-    // Redis no longer holds a pod the plan put there (flushed, say).
+    // Redis no longer holds a pod this replica placed (flushed, say).
     if (known.includes(false)) return plans.planAgain('Redis does not hold a pod the last plan placed');
     this.deps.ran?.('readiness');
     if (overlapped || plans.inFlight() || plans.begun() !== begun) {

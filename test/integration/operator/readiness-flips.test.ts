@@ -84,7 +84,7 @@ describe('a readiness flip', () => {
     expect(incremental.status).toEqual(planned.status);
   });
 
-  test('in a pool with more candidates than it wants plans the fleet: readiness decides who stays', async () => {
+  test('in a pool with more candidates than it wants is written and plans the fleet: readiness decides who stays', async () => {
     fleet.addPool('std', { replicas: 2 });
     for (const name of ['a', 'b', 'c']) fleet.addPod(name, { labels: { 'smartrouter.io/pool': 'std' } });
     // c keeps its label (a policy refuses its patch), so the pool has three members for two places.
@@ -97,12 +97,13 @@ describe('a readiness flip', () => {
     h.tell('update', 'a');
     await h.settle();
 
-    expect(h.scopes).toEqual(['fleet', 'fleet']);
+    // Written at once, then planned.
+    expect(h.scopes).toEqual(['fleet', 'readiness', 'fleet']);
     // The Ready pod that was given up takes the place of the one that is not Ready.
     expect(await store.poolMembers('std')).toEqual(['b', 'c']);
   });
 
-  test('together with any other change, or once planEveryMs passed, plans the fleet', async () => {
+  test('together with any other change, or once planEveryMs passed, is written and plans the fleet', async () => {
     let now = 1_000_000;
     fleet.addPool('std', { replicas: 2 });
     for (const name of ['a', 'b', 'c']) fleet.addPod(name);
@@ -122,8 +123,29 @@ describe('a readiness flip', () => {
     setReady('a', true);
     h.tell('update', 'a');
     await h.settle();
-    expect(h.scopes.slice(3)).toEqual(['fleet']);
+    expect(h.scopes.slice(3)).toEqual(['readiness', 'fleet']);
     expect((await store.podState('a'))?.ready).toBe(true);
+  });
+
+  test('while another change waits for its plan is written at once, not after that plan', async () => {
+    fleet.addPool('std', { replicas: 3 });
+    for (const name of ['a', 'b', 'c', 'd']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    fleet.deletePod('c');
+    expect(h.tell('delete', 'c')).toBe('change');
+
+    setReady('a', false);
+    h.tell('update', 'a');
+    await h.reconciler.apiWritesSettled();
+
+    // Before any plan ran: a is not Ready in Redis, and c still there.
+    expect(h.scopes).toEqual(['fleet', 'readiness']);
+    expect((await store.podState('a'))?.ready).toBe(false);
+    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'c']);
+    await h.run();
+    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'd']);
+    expect((await store.podState('a'))?.ready).toBe(false);
   });
 
   test('of a pod Redis no longer holds plans the fleet, which puts it back', async () => {

@@ -2,7 +2,7 @@ import { planPoolAssignments } from '../../../core/planner.js';
 import type { PodFacts } from '../../../core/pool-types.js';
 import type { PodPlacement } from '../../../lua/routing-store.js';
 import type { FleetView } from '../../../operator/fleet-view.js';
-import { readinessOnlyWrites, type PodNow } from '../../../operator/readiness-flips.js';
+import { planStands, readinessWrites, type PodNow } from '../../../operator/readiness-flips.js';
 import { pod, pool } from '../../support/routing.js';
 
 /** A settled fleet: pods a, b, c serving in std (3 replicas), d free; everything written to Redis. */
@@ -20,37 +20,41 @@ const now = (name: string, change: Partial<PodFacts> = {}, label: string | null 
   label,
 });
 
-describe('readinessOnlyWrites', () => {
-  test('a member whose readiness alone flipped is written alone', () => {
-    const { view, written } = settled();
-    expect(readinessOnlyWrites(view, [now('a', { ready: false })], written)).toMatchObject([{ pod: 'a', ready: false }]);
-    // Back to what Redis holds: nothing to write.
-    expect(readinessOnlyWrites(view, [now('a')], written)).toEqual([]);
+describe('readinessWrites', () => {
+  test('a pod Redis holds under the same incarnation gets its readiness as the cache has it', () => {
+    const { written } = settled();
+    expect(readinessWrites([now('a', { ready: false }), now('b')], written)).toMatchObject([{ pod: 'a', ready: false }]);
+  });
+
+  test('a pod Redis holds under another incarnation, or not at all, is left to a plan (a restart ends calls: that takes evidence)', () => {
+    const { written } = settled();
+    expect(readinessWrites([now('a', { ready: false, incarnation: 'a-uid:1' }), now('d', { ready: false }, null), { name: 'b', facts: undefined, label: null }], written)).toEqual([]);
+  });
+});
+
+describe('planStands', () => {
+  test("after a member's readiness flip alone", () => {
+    const { view } = settled();
+    expect(planStands(view, [now('a', { ready: false }), now('b', { ready: false })])).toBe(true);
   });
 
   test.each([
-    ['its incarnation changed (a restart ends calls: that takes evidence)', now('a', { ready: false, incarnation: 'a-uid:1' })],
+    ['its incarnation changed', now('a', { ready: false, incarnation: 'a-uid:1' })],
     ['it is being deleted', now('a', { ready: false, deleting: true })],
     ['a drain was asked', now('a', { ready: false, drainRequested: true })],
     ['its labels changed (selectors)', { ...now('a', { ready: false }), facts: { ...now('a').facts!, ready: false, labels: { app: 'other', 'smartrouter.io/pool': 'std' } } }],
     ['its pool label is not the pool it was planned into', now('a', { ready: false }, null)],
     ['it is gone from the cache', { name: 'a', facts: undefined, label: null }],
     ['it is a free pod (readiness ranks free pods)', now('d', { ready: false }, null)],
-  ])('plans the fleet when %s', (_why, pod) => {
-    const { view, written } = settled();
-    expect(readinessOnlyWrites(view, [now('b', { ready: false }), pod], written)).toBeUndefined();
-  });
-
-  test('plans the fleet when the pool had more candidates than it wanted', () => {
-    const { view, written } = settled(2);
-    expect(view.plan.pools.get('std')).toMatchObject({ desired: 2, candidates: 3 });
-    expect(readinessOnlyWrites(view, [now('a', { ready: false })], written)).toBeUndefined();
-  });
-
-  test('plans the fleet when Redis was last written with another incarnation or not at all', () => {
+  ])('not when %s', (_why, pod) => {
     const { view } = settled();
-    const stale = (n: string): PodPlacement | undefined => (n === 'a' ? { pod: 'a', pool: 'std', ready: true, draining: false, incarnation: 'a-old:0' } : undefined);
-    expect(readinessOnlyWrites(view, [now('a', { ready: false })], stale)).toBeUndefined();
-    expect(readinessOnlyWrites(view, [now('a', { ready: false })], () => undefined)).toBeUndefined();
+    expect(planStands(view, [now('b', { ready: false }), pod])).toBe(false);
+  });
+
+  test('not when the pool had more candidates than it wanted, nor without a plan', () => {
+    const { view } = settled(2);
+    expect(view.plan.pools.get('std')).toMatchObject({ desired: 2, candidates: 3 });
+    expect(planStands(view, [now('a', { ready: false })])).toBe(false);
+    expect(planStands(undefined, [now('a', { ready: false })])).toBe(false);
   });
 });
