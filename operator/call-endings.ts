@@ -100,6 +100,19 @@ export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>,
 }
 
 /**
+ * The pods' facts with routing's incarnation wherever the cache differs from
+ * it: what routing may be given before the API server has been asked. Pure.
+ */
+export function recordedIncarnations(facts: ReadonlyMap<string, PodFacts>, routing: ReadonlyMap<string, PodRouting>): Map<string, PodFacts> {
+  const out = new Map(facts);
+  for (const [pod, f] of facts) {
+    const recorded = routing.get(pod)?.incarnation ?? '';
+    if (recorded && f.incarnation && recorded !== f.incarnation) out.set(pod, { ...f, incarnation: recorded });
+  }
+  return out;
+}
+
+/**
  * The pods' facts with each incarnation routing may be given: where the cache
  * differs from what routing recorded, the API server decides. A later
  * incarnation, read live, is passed on (and ends the pod's calls); anything

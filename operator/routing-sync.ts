@@ -2,7 +2,7 @@ import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
 import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type PoolMember, type RoutingStore } from '../lua/routing-store.js';
-import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, type CallEnding, type EndingEvidence } from './call-endings.js';
+import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, recordedIncarnations, type CallEnding, type EndingEvidence } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
 import { routingDelta } from './routing-delta.js';
@@ -85,8 +85,9 @@ export class RoutingSync {
   async sync(view: FleetView, beforeWrite: () => void): Promise<CallEnding[]> {
     const { store, logger } = this;
     const { pools, poolObjects, plan, routing } = view;
-    // Incarnations as the API server confirms them: the cache alone never ends a call.
-    const confirmed = await confirmIncarnations(view.facts, routing, this.evidence, logger);
+    // Until the API server confirms a later incarnation (below), routing keeps the one it recorded:
+    // the cache alone never ends a call, and no other pod's write waits for those reads.
+    const provisional = recordedIncarnations(view.facts, routing);
     const snapshot = await store.poolsSnapshot();
     const now = Date.now();
     // Drift shows as a pools version we did not leave, or a pool we wrote that Redis no longer has.
@@ -100,15 +101,16 @@ export class RoutingSync {
     // The pools version gone after we wrote one: Redis lost its state (the state check usually tells first).
     if (grace && this.routingVersion !== undefined && snapshot.version === '0') grace.stateLost(now);
     grace?.remember(new Map([...routing].map(([pod, r]) => [pod, r.calls])));
-    const facts = holdOut(confirmed, grace?.heldPods(now) ?? new Set());
+    const held = grace?.heldPods(now) ?? new Set<string>();
+    const facts = holdOut(provisional, held);
     const fullResync = drifted || this.routingVersion === undefined || now - this.lastFullSyncMs >= this.options.fullResyncMs;
     if (fullResync) {
       this.forget();
       this.lastFullSyncMs = now;
     }
     const ended: CallEnding[] = [];
-    const endedBy = (calls: EndedCall[]) => {
-      for (const call of calls) ended.push({ call, reason: endReason(call.pod, routing, facts) });
+    const endedBy = (calls: EndedCall[], judgedBy: ReadonlyMap<string, PodFacts> = facts) => {
+      for (const call of calls) ended.push({ call, reason: endReason(call.pod, routing, judgedBy) });
     };
     const desired = new Map<string, PodPlacement>();
     for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) desired.set(m.pod, placed(m, pool.name));
@@ -128,19 +130,7 @@ export class RoutingSync {
 
     // Pod-level changes: only the pods whose placement changed.
     const delta = routingDelta(desired, this.writtenPods);
-    for (let i = 0; i < delta.place.length; i += MEMBERSHIP_BATCH) {
-      const batch = delta.place.slice(i, i + MEMBERSHIP_BATCH);
-      beforeWrite();
-      const placed = await store.placePods(batch);
-      endedBy(placed.ended);
-      const skipped = new Set(placed.skipped);
-      for (const p of batch) if (!skipped.has(p.pod)) this.writtenPods.set(p.pod, p);
-      if (skipped.size) {
-        // Redis lost a pool since it was written: the next run rewrites everything.
-        logger.warn('routing state in Redis lacks a pool the operator wrote: rebuilding it on the next run', { pods_skipped: [...skipped].slice(0, 10) });
-        this.writtenSpecs.clear();
-      }
-    }
+    await this.placeInBatches(delta.place, beforeWrite, (calls) => endedBy(calls));
     for (const [pool, pods] of delta.leave) {
       beforeWrite();
       await store.leavePool(pool, pods);
@@ -155,7 +145,17 @@ export class RoutingSync {
       for (const [pod, was] of this.writtenPods) if (was.pool === existing.name) this.writtenPods.delete(pod);
       logger.info('pool removed from routing', { pool: existing.name });
     }
-    const candidates = podsToEnd({ knownPods: await store.knownPods(), facts, routing, members: new Set(desired.keys()) });
+    // Pods the cache shows in another life than routing recorded: the API server decides, and a later
+    // incarnation it confirms is written now (place-pods ends the calls of the earlier one).
+    const confirmed = holdOut(await confirmIncarnations(view.facts, routing, this.evidence, logger), held);
+    const reborn: PodPlacement[] = [];
+    for (const [pod, want] of desired) {
+      const incarnation = confirmed.get(pod)?.incarnation;
+      if (incarnation !== undefined && incarnation !== want.incarnation) reborn.push(placed({ ...want, incarnation }, want.pool));
+    }
+    await this.placeInBatches(reborn, beforeWrite, (calls) => endedBy(calls, confirmed));
+
+    const candidates = podsToEnd({ knownPods: await store.knownPods(), facts: confirmed, routing, members: new Set(desired.keys()) });
     const endings = await confirmEndings(candidates, store, this.evidence, logger);
     ended.push(...(await endCallsOfPods(store, endings, beforeWrite)));
     // The pool counters too are checked against an exact count, in batches, on every full resync.
@@ -165,5 +165,21 @@ export class RoutingSync {
     }
     this.routingVersion = await store.poolsVersion();
     return ended;
+  }
+
+  /** Places pods in batches and remembers them; a pod whose pool Redis lost makes the next run rewrite everything. */
+  private async placeInBatches(pods: readonly PodPlacement[], beforeWrite: () => void, ended: (calls: EndedCall[]) => void): Promise<void> {
+    for (let i = 0; i < pods.length; i += MEMBERSHIP_BATCH) {
+      const batch = pods.slice(i, i + MEMBERSHIP_BATCH);
+      beforeWrite();
+      const placed = await this.store.placePods(batch);
+      ended(placed.ended);
+      const skipped = new Set(placed.skipped);
+      for (const p of batch) if (!skipped.has(p.pod)) this.writtenPods.set(p.pod, p);
+      if (skipped.size) {
+        this.logger.warn('routing state in Redis lacks a pool the operator wrote: rebuilding it on the next run', { pods_skipped: [...skipped].slice(0, 10) });
+        this.writtenSpecs.clear();
+      }
+    }
   }
 }

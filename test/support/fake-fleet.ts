@@ -62,6 +62,8 @@ export class FakeFleet {
   rejectEvents = false;
   /** Pods whose patches hang until {@link releaseHungPatches} (an API server that does not answer). */
   readonly hangPodPatches = new Set<string>();
+  /** Pods whose live reads hang until {@link releaseHungPatches}. */
+  readonly hangPodReads = new Set<string>();
   private hung: (() => void)[] = [];
   /**
    * Where the API server is ahead of the caches: what a live GET returns for
@@ -131,6 +133,7 @@ export class FakeFleet {
   clients(): KubeClients {
     const core = {
       readNamespacedPod: async ({ name }: { name: string }) => {
+        if (this.hangPodReads.has(name)) await new Promise<void>((resolve) => this.hung.push(resolve));
         const pod = this.apiServerAhead.has(name) ? this.apiServerAhead.get(name) : this.pods.get(name);
         if (!pod) throw new FakeApiError(404, `pods "${name}" not found`);
         return structuredClone(pod);
@@ -166,9 +169,10 @@ export class FakeFleet {
     return { core, custom, coordination: {} } as unknown as KubeClients;
   }
 
-  /** Lets hung patches go on (and fail if their pod is also rejected). */
+  /** Lets hung patches and reads go on (and fail if their pod is also rejected). */
   releaseHungPatches(): void {
     this.hangPodPatches.clear();
+    this.hangPodReads.clear();
     for (const resolve of this.hung.splice(0)) resolve();
   }
 
