@@ -72,6 +72,9 @@ export function fleetInformers(
   });
   for (const verb of ['add', 'update', 'delete'] as const) {
     pods.on(verb, (pod) => {
+      // The cache holds this very object: what no reconcile reads is dropped from it, as
+      // client-go's TransformStripManagedFields does (at 10,000 pods, a good part of the heap).
+      if (pod.metadata) delete pod.metadata.managedFields;
       const news = classifyPod(verb, pod);
       if (news !== 'none') onChange('Pod', { name: pod.metadata?.name ?? '', news });
     });
