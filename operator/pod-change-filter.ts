@@ -1,6 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { podFacts } from './pod-facts.js';
-import type { PodMetadataPatch } from './pod-metadata.js';
+import { mergeStringMap, type PodMetadataPatch } from './pod-metadata.js';
 
 /** Hears this replica's own pod patches: before one is sent, and the API server's answer. */
 export interface PodWriteObserver {
@@ -68,7 +68,7 @@ export class PodChangeFilter implements PodWriteObserver {
   patching(pod: V1Pod, patch: PodMetadataPatch): void {
     const name = pod.metadata?.name;
     if (!name) return;
-    const metadata = { ...pod.metadata, labels: mergeMap(pod.metadata?.labels, patch.labels), annotations: mergeMap(pod.metadata?.annotations, patch.annotations) };
+    const metadata = { ...pod.metadata, labels: mergeStringMap(pod.metadata?.labels, patch.labels), annotations: mergeStringMap(pod.metadata?.annotations, patch.annotations) };
     this.expected.set(name, reconcileInputsOf({ ...pod, metadata }).rest);
   }
 
@@ -78,15 +78,4 @@ export class PodChangeFilter implements PodWriteObserver {
     this.expected.delete(name);
     if (this.seen.has(name)) this.seen.set(name, reconcileInputsOf(pod!));
   }
-}
-
-/** Applies a merge patch to a string map: null removes a key. */
-function mergeMap(target: Record<string, string> | undefined, patch: Record<string, string | null> | undefined): Record<string, string> | undefined {
-  if (!patch) return target;
-  const out = { ...(target ?? {}) };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return out;
 }

@@ -57,13 +57,20 @@ export function podMetadataPatch(current: PodMetadata, desired: ReturnType<typeo
   return patch.labels || patch.annotations ? patch : null;
 }
 
+/** A string map with a JSON merge patch applied, as the API server applies it: null removes a key. */
+export function mergeStringMap(target: Record<string, string> | undefined, patch: Record<string, string | null> | undefined): Record<string, string> | undefined {
+  if (!patch) return target;
+  const out = { ...(target ?? {}) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = value;
+  }
+  return out;
+}
+
 /** `current` with `patch` applied, as the API server would. */
 export function applyPodMetadataPatch(current: PodMetadata, patch: PodMetadataPatch): PodMetadata {
-  const annotations = { ...current.annotations };
-  for (const [key, value] of Object.entries(patch.annotations ?? {})) {
-    if (value === null) delete annotations[key];
-    else annotations[key] = value;
-  }
+  const annotations = mergeStringMap(current.annotations, patch.annotations) ?? {};
   const label = patch.labels ? (patch.labels[POOL_LABEL] ?? null) : current.label;
   return { label, annotations };
 }

@@ -11,6 +11,7 @@ import type { PoolSpec } from '../../core/pool-types.js';
 import { EventRecorder } from '../../operator/events.js';
 import { FleetReconciler } from '../../operator/fleet-reconciler.js';
 import { PodChangeFilter, type PodNews } from '../../operator/pod-change-filter.js';
+import { mergeStringMap } from '../../operator/pod-metadata.js';
 import type { WriteFailureSink } from '../../operator/operator-metrics.js';
 import type { FleetInformers, VoiceAgentPoolObject } from '../../operator/informers.js';
 import type { KubeClients } from '../../operator/kube-client.js';
@@ -19,17 +20,6 @@ import type { RoutingStore } from '../../lua/routing-store.js';
 export const NAMESPACE = 'fleet-test';
 
 type Meta = { name?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-
-/** Applies a JSON merge patch to a string map: null removes a key. */
-function mergeMap(target: Record<string, string> | undefined, patch: Record<string, string | null> | undefined): Record<string, string> | undefined {
-  if (!patch) return target;
-  const out = { ...(target ?? {}) };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
 
 /** An API error as @kubernetes/client-node throws it. */
 export class FakeApiError extends Error {
@@ -145,8 +135,8 @@ export class FakeFleet {
         if (this.rejectPodPatches.has(name)) throw new FakeApiError(403, `pods "${name}" is forbidden: denied by policy`);
         this.podPatches.push({ pod: name, labels: body.metadata.labels, annotations: body.metadata.annotations });
         this.updatePod(name, (p) => {
-          p.metadata!.labels = mergeMap(p.metadata!.labels, body.metadata.labels);
-          p.metadata!.annotations = mergeMap(p.metadata!.annotations, body.metadata.annotations);
+          p.metadata!.labels = mergeStringMap(p.metadata!.labels, body.metadata.labels);
+          p.metadata!.annotations = mergeStringMap(p.metadata!.annotations, body.metadata.annotations);
         });
         return this.pods.get(name);
       },
