@@ -90,6 +90,8 @@ export class ReadinessLane {
     const stands = planStands(last, pods);
     const writes = readinessWrites(pods, (pod) => routing.writtenPlacement(pod));
     if (!stands) plans.planAgain('a readiness flip the last plan does not cover');
+    // A pod the running plan is rewriting (a full resync forgets what was written first) waits for it to end.
+    if (plans.inFlight()) for (const p of pods) if (!writes.some((w) => w.pod === p.name)) this.afterPlan.add(p.name);
     if (!writes.length) return;
     const begun = plans.begun();
     const overlapped = plans.inFlight();
