@@ -87,7 +87,6 @@ export function planPoolAssignments(input: PlanInput): Plan {
     if (list) list.push(pod);
     else membersByPool.set(pool, [pod]);
   }
-  const servingCount = new Map<string, number>();
 
   // Phase 1: every pool keeps the members it still wants.
   for (const pool of pools) {
@@ -114,14 +113,14 @@ export function planPoolAssignments(input: PlanInput): Plan {
       if (i < pool.spec.replicas) placements.set(pod.name, { pool: pool.name, role: 'serving' });
       else leaveOrUnassign(pod, pool.name);
     });
-    servingCount.set(pool.name, Math.min(candidates.length, pool.spec.replicas));
   }
 
   // Phase 2: pools short of pods take free eligible ones, Ready pods first.
   const free = pods.filter((p) => !placements.has(p.name) && !p.deleting && !p.retiring && !p.drainRequested);
   free.sort((a, b) => Number(b.ready) - Number(a.ready) || (a.name < b.name ? -1 : 1));
   for (const pool of pools) {
-    let serving = servingCount.get(pool.name) ?? 0;
+    // Phase 1 kept every candidate up to the pool's replicas.
+    let serving = Math.min((plans.get(pool.name) as PoolPlan).candidates, pool.spec.replicas);
     for (let i = 0; i < free.length && serving < pool.spec.replicas; i++) {
       const pod = free[i] as PodFacts;
       if (placements.has(pod.name) || !selectorMatches(pool.spec.selector, pod.labels)) continue;

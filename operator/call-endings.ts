@@ -99,6 +99,12 @@ export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>,
   return uidOf(routing.get(pod)?.incarnation ?? '') !== uidOf(facts.get(pod)?.incarnation ?? '') ? 'pod_gone' : 'pod_restarted';
 }
 
+/** The incarnation routing recorded for a pod, when the cache shows another one; else undefined. */
+function disagreement(pod: string, f: PodFacts, routing: ReadonlyMap<string, PodRouting>): string | undefined {
+  const recorded = routing.get(pod)?.incarnation ?? '';
+  return recorded && f.incarnation && recorded !== f.incarnation ? recorded : undefined;
+}
+
 /**
  * The pods' facts with routing's incarnation wherever the cache differs from
  * it: what routing may be given before the API server has been asked. Pure.
@@ -106,8 +112,8 @@ export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>,
 export function recordedIncarnations(facts: ReadonlyMap<string, PodFacts>, routing: ReadonlyMap<string, PodRouting>): Map<string, PodFacts> {
   const out = new Map(facts);
   for (const [pod, f] of facts) {
-    const recorded = routing.get(pod)?.incarnation ?? '';
-    if (recorded && f.incarnation && recorded !== f.incarnation) out.set(pod, { ...f, incarnation: recorded });
+    const recorded = disagreement(pod, f, routing);
+    if (recorded !== undefined) out.set(pod, { ...f, incarnation: recorded });
   }
   return out;
 }
@@ -120,10 +126,7 @@ export function recordedIncarnations(facts: ReadonlyMap<string, PodFacts>, routi
  */
 export async function confirmIncarnations(facts: ReadonlyMap<string, PodFacts>, routing: ReadonlyMap<string, PodRouting>, evidence: EndingEvidence, logger: Logger): Promise<Map<string, PodFacts>> {
   const out = new Map(facts);
-  const differing = [...facts].filter(([pod, f]) => {
-    const recorded = routing.get(pod)?.incarnation ?? '';
-    return recorded && f.incarnation && recorded !== f.incarnation;
-  });
+  const differing = [...facts].filter(([pod, f]) => disagreement(pod, f, routing) !== undefined);
   const watchesUp = evidence.watchesUp();
   // Live reads a few at a time: under churn many pods differ at once, and one read after another made a reconcile wait for all of them.
   await forEachLimited(differing, LIVE_READS_IN_FLIGHT, async ([pod, f]) => {

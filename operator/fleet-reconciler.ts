@@ -123,7 +123,8 @@ export class FleetReconciler {
       settled: () => (!this.planNeeded && this.now() - this.lastPlanMs < (options.planEveryMs ?? Infinity) ? this.lastView : undefined),
       begun: () => this.plansBegun,
       inFlight: () => this.planning,
-      planAgain: () => {
+      planAgain: (why) => {
+        deps.logger.debug('planning the fleet', { why });
         this.planNeeded = true;
         deps.requeue?.(0);
       },
@@ -214,7 +215,6 @@ export class FleetReconciler {
     this.deps.ran?.('fleet');
     return {};
   }
-
 
   private async writeToApi(job: ApiWriteJob): Promise<void> {
     try {
