@@ -14,6 +14,7 @@
 import { KubeConfig, Watch, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { apply, KUBECONFIG, kubectl, waitFor } from '../tools/kubectl.js';
 import { operatorBench } from './operator-bench.js';
+import { runBench } from './bench-main.js';
 
 const SECONDS = Number(process.env.BENCH_AUTOSCALE_SECONDS ?? 420);
 /** Peak arrivals per second: the fastest the calls can rise. */
@@ -226,7 +227,4 @@ async function main() {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

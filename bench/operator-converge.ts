@@ -4,6 +4,7 @@
 import { apply, kubectl, kubectlJson, waitFor } from '../tools/kubectl.js';
 import { voiceAgentStatefulSet } from '../tools/manifests.js';
 import { operatorBench } from './operator-bench.js';
+import { runBench } from './bench-main.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 1000);
 const POOLS = 5;
@@ -100,7 +101,4 @@ async function main() {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

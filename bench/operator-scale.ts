@@ -23,6 +23,7 @@ import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
 import { voiceAgentStatefulSet } from '../tools/manifests.js';
+import { runBench } from './bench-main.js';
 
 const PODS = Number(process.env.SCALE_PODS ?? 10_000);
 const POOLS = 5;
@@ -239,10 +240,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(err.stack ?? err.message);
-    process.exit(1);
-  },
-);
+runBench(main, { exitWhenDone: true });

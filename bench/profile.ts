@@ -16,6 +16,7 @@ import { launchRedis } from '../tools/local-redis.js';
 import { callTree, categoryOf, collapsed, scaleTree, flameGraphSvg, selfTimes, type CpuProfile } from './cpu-profile.js';
 import { closedLoop, httpClient } from './load.js';
 import { cpuSecondsOf, loadAverage, startServer, startStandalone, stopServer, writeExclusivePoolsFile } from './server-process.js';
+import { runBench } from './bench-main.js';
 
 const OUT = process.env.PROFILE_OUT ?? 'docs/perf/router';
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 10);
@@ -86,7 +87,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

@@ -11,6 +11,7 @@ import { launchRedis } from '../tools/local-redis.js';
 import { benchMembers, benchPool } from './fleet.js';
 import { httpClient, openLoop } from './load.js';
 import { startServer } from './server-process.js';
+import { runBench } from './bench-main.js';
 
 const PODS = Number(process.env.BENCH_POOL_PODS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -133,7 +134,4 @@ async function main() {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

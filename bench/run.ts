@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSecondsOf, loadAverage, startServer, startStandalone, writeExclusivePoolsFile, type Server } from './server-process.js';
 import { closedLoop, httpClient, openLoop, openLoopGet, openLoopOverload, type Latencies } from './load.js';
+import { runBench } from './bench-main.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -269,7 +270,4 @@ async function main() {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

@@ -13,6 +13,7 @@ import { launchRedis } from '../tools/local-redis.js';
 import { auditSlots, slotsLeft, type SlotAudit } from '../lua/slot-audit.js';
 import { httpClient, openLoopOverload, type Latencies, type OverloadResult } from './load.js';
 import { startServer, type Server } from './server-process.js';
+import { runBench } from './bench-main.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RATE = num('SOAK_RATE', 1000);
@@ -104,7 +105,4 @@ async function main() {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
-  process.exit(1);
-});
+runBench(main);

@@ -15,6 +15,7 @@ import { RoutingStore } from '../lua/routing-store.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
 import { voiceAgentStatefulSet } from '../tools/manifests.js';
+import { runBench } from './bench-main.js';
 
 const POOLS = 50;
 const PODS_PER_POOL = 2;
@@ -143,10 +144,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(err.stack ?? err.message);
-    process.exit(1);
-  },
-);
+runBench(main, { exitWhenDone: true });
