@@ -8,6 +8,19 @@ let env: OperatorEnv;
 let op: RouterProcess;
 const ns = () => env.namespace;
 
+/** An HPA on the VoiceAgentPool `pool`, 50% CPU utilization as its target. */
+const cpuHpa = (pool: string, minReplicas: number, maxReplicas: number) => `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: ${pool} }
+spec:
+  scaleTargetRef: { apiVersion: smartrouter.io/v1alpha1, kind: VoiceAgentPool, name: ${pool} }
+  minReplicas: ${minReplicas}
+  maxReplicas: ${maxReplicas}
+  metrics:
+    - type: Resource
+      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
+`;
+
 const standard = (replicas: number) => `apiVersion: smartrouter.io/v1alpha1
 kind: VoiceAgentPool
 metadata: { name: standard }
@@ -52,17 +65,7 @@ test('kubectl scale vap: the pool claims the new count, and the scale subresourc
 
 test('an HPA targets a pool: it reads the scale subresource and its selector, and its minReplicas scales the pool', async () => {
   await apply(
-    `apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: { name: standard }
-spec:
-  scaleTargetRef: { apiVersion: smartrouter.io/v1alpha1, kind: VoiceAgentPool, name: standard }
-  minReplicas: 4
-  maxReplicas: 6
-  metrics:
-    - type: Resource
-      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
-`,
+    cpuHpa('standard', 4, 6),
     ns(),
   );
   // The pool holds 3: below minReplicas, the HPA controller scales it through the subresource (no metrics needed for that).
@@ -112,17 +115,7 @@ kind: VoiceAgentPool
 metadata: { name: cpu }
 spec: { tier: cpu, exclusive: true, replicas: 2, selector: { matchLabels: { app: cpu-agent } } }
 ---
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: { name: cpu }
-spec:
-  scaleTargetRef: { apiVersion: smartrouter.io/v1alpha1, kind: VoiceAgentPool, name: cpu }
-  minReplicas: 1
-  maxReplicas: 4
-  metrics:
-    - type: Resource
-      resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }
-`,
+${cpuHpa('cpu', 1, 4)}`,
     ns(),
   );
   await waitForStatus(ns(), 'cpu', 'two pods serving', (s) => s.replicas === 2 && s.selector === 'smartrouter.io/pool=cpu');
