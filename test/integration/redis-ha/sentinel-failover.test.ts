@@ -66,7 +66,10 @@ test('the master killed under load: the router follows the promoted replica, and
     await group.nodes.find((n) => n.port === oldPort)!.stop('SIGKILL');
     const newPort = await group.waitForNewMaster(oldPort, 60_000);
     // Clients saw the outage, then the router served again on its own: no restart, no new setting.
-    await waitFor('allocations on the new master', () => load.outageAfter(killedAt) !== undefined && load.successesAfter(load.outageAfter(killedAt)!.recoveredAt) >= 50);
+    await waitFor('allocations on the new master', () => load.outageAfter(killedAt) !== undefined && load.successesAfter(load.outageAfter(killedAt)!.recoveredAt) >= 50).catch((err: Error) => {
+      const after = load.books.timeline.filter((e) => e.at > killedAt);
+      throw new Error(`${err.message}: new master on ${newPort}; since the kill ${after.length} answers, ${after.filter((e) => e.ok).length} ok; answers ${JSON.stringify([...load.books.answers])}; outage ${JSON.stringify(load.outageAfter(killedAt))}; router log tail:\n${router!.output().split('\n').slice(-40).join('\n')}`);
+    });
 
     // A new master may not hold the scripts (and a restart or SCRIPT FLUSH empties the cache):
     // EVALSHA answers NOSCRIPT, and the call is sent again as EVAL.
