@@ -171,7 +171,7 @@ async function main() {
       }
     })();
     const reconcilesBefore = await metric(url, 'smart_router_reconcile_duration_seconds_count');
-    const runsBefore = { fleet: await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"'), readiness: await metric(url, 'smart_router_reconcile_runs_total', 'scope="readiness"') };
+    const runsBefore = { fleet: await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"'), pod: await metric(url, 'smart_router_reconcile_runs_total', 'scope="pod"') };
     const secondsBefore = await metric(url, 'smart_router_reconcile_duration_seconds_sum');
     let cursor = 0;
     const busy = new Set<string>();
@@ -227,8 +227,8 @@ async function main() {
     console.log(`   baseline: API server -> bare informer: p50 ${percentile(toWatch, 50).toFixed(0)} ms, p99 ${percentile(toWatch, 99).toFixed(0)} ms`);
     console.log(`   API server -> Redis (operator): p50 ${percentile(all, 50).toFixed(0)} ms, p99 ${percentile(all, 99).toFixed(0)} ms (target p99 < 1 s); flips p99 ${percentile(flips, 99).toFixed(0)} ms, deletions p99 ${percentile(deletes, 99).toFixed(0)} ms`);
     const fleetRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"')) - runsBefore.fleet;
-    const readinessRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="readiness"')) - runsBefore.readiness;
-    console.log(`   ${runs} reconciles meanwhile, ${((runSeconds / Math.max(1, runs)) * 1000).toFixed(0)} ms each on average: ${fleetRuns} planned the fleet, ${readinessRuns} wrote readiness flips alone`);
+    const podRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="pod"')) - runsBefore.pod;
+    console.log(`   ${runs} reconciles meanwhile, ${((runSeconds / Math.max(1, runs)) * 1000).toFixed(0)} ms each on average: ${fleetRuns} planned the fleet, ${podRuns} wrote single pods' news alone`);
     console.log(`   operator memory after the churn: RSS ${mib(await metric(url, 'smart_router_process_resident_memory_bytes'))}, V8 heap used ${mib(await metric(url, 'smart_router_nodejs_heap_size_used_bytes'))}`);
   } finally {
     operator?.kill('SIGTERM');

@@ -60,9 +60,10 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   const podChanges = new PodChangeFilter();
   let planner: FleetReconciler | undefined;
   const informers = fleetInformers(kc, clients, namespace, log.child({ component: 'informer' }), (kind, pod) => {
-    // A readiness flip alone is written for that pod alone, beside the loop; anything else plans the fleet.
+    // A pod's news is written for that pod alone, beside the loop; anything but a readiness flip also plans the fleet.
     if (pod?.news === 'readiness') return planner?.readinessChanged(pod.name);
-    planner?.planAll();
+    if (pod) planner?.podChanged(pod.name, pod.deletedUid);
+    else planner?.planAll();
     loop?.enqueue();
     if (kind === 'VoiceAgentPool') autoscaleLoop?.enqueue();
   }, (kind, up) => {

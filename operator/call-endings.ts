@@ -92,7 +92,8 @@ export function judgeLivePod(recorded: string, live: LivePod): EndReason | undef
   return parseIncarnation(recorded)?.uid !== parseIncarnation(live.incarnation)?.uid ? 'pod_gone' : 'pod_restarted';
 }
 
-const uidOf = (incarnation: string) => incarnation.split(':')[0] ?? '';
+/** The UID part of an incarnation `<uid>:<restarts>`. */
+export const uidOf = (incarnation: string) => incarnation.split(':')[0] ?? '';
 
 /** A pod whose UID changed under the same name was replaced: its calls went with the old pod. */
 export function endReason(pod: string, routing: ReadonlyMap<string, PodRouting>, facts: ReadonlyMap<string, PodFacts>): EndReason {

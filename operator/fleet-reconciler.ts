@@ -12,8 +12,8 @@ import type { WriteFailureSink } from './operator-metrics.js';
 import { PodMetadataWriter } from './pod-metadata-writer.js';
 import type { PodWriteObserver } from './pod-change-filter.js';
 import { isTerminated, podFacts } from './pod-facts.js';
-import type { PodNow } from './readiness-flips.js';
-import { ReadinessLane, type Plans } from './readiness-lane.js';
+import type { PodNow } from './pod-lane-writes.js';
+import { PodLane, type Plans } from './pod-lane.js';
 import { podTransitions, type PodBefore, type PodTransition } from './pod-transitions.js';
 import type { PoolObservation } from './pool-status.js';
 import { PoolStatusWriter } from './pool-status-writer.js';
@@ -58,8 +58,8 @@ export interface ReconcilerDeps {
   writeFailures?: WriteFailureSink;
   /** Hears each pod patch of this replica: before it is sent, and the API server's answer. */
   podWrites?: PodWriteObserver;
-  /** Told what each successful run covered: the whole fleet, or readiness flips alone. */
-  ran?(scope: 'fleet' | 'readiness'): void;
+  /** Told what each successful run covered: the whole fleet, or single pods' writes alone (see pod-lane.ts). */
+  ran?(scope: 'fleet' | 'pod'): void;
 }
 
 interface ApiWriteJob {
@@ -81,14 +81,14 @@ interface ApiWriteJob {
  * without waiting for any patch, status write or Event. Each object's write
  * fails alone and waits out its own backoff.
  *
- * A pod whose readiness alone flipped is written to Redis by the readiness
- * lane (readiness-lane.ts): one small script for that pod, beside the loop,
- * not after a plan of the whole fleet; only where the plan could move
- * because of it (see readiness-flips.ts) is the fleet planned too. At
- * 10,000 pods that is what keeps a flip's way to Redis short while a
- * hundred pods a second change. Any other news, a failed plan, a new term
- * and every `planEveryMs` plan the whole fleet again, and the pools' status
- * catches up then.
+ * A pod's news is first written for that pod alone by the pod lane
+ * (pod-lane.ts), one small script beside the loop, not after a plan of the
+ * whole fleet: its readiness, a drain, a deletion begun, the pod deleted.
+ * A readiness flip plans nothing more unless the plan could move because of
+ * it (see pod-lane-writes.ts). At 10,000 pods that is what keeps a change's
+ * way to Redis short while a hundred pods a second change. Any other news,
+ * a failed plan, a new term and every `planEveryMs` plan the whole fleet
+ * again, and the pools' status catches up then.
  */
 export class FleetReconciler {
   private readonly routing: RoutingSync;
@@ -96,7 +96,7 @@ export class FleetReconciler {
   private readonly status: PoolStatusWriter;
   private readonly apiWrites: LatestJobRunner<ApiWriteJob>;
   private apiWriteFailures = 0;
-  private readonly readiness: ReadinessLane;
+  private readonly lane: PodLane;
   /** The last complete plan. */
   private lastView: FleetView | undefined;
   /** Something other than readiness flips happened since the last plan began (or a plan failed). */
@@ -129,12 +129,22 @@ export class FleetReconciler {
         deps.requeue?.(0);
       },
     };
-    this.readiness = new ReadinessLane({ store: deps.store, routing: this.routing, plans, podNow: (name) => this.podNow(name), ensureLeading: this.ensureLeading, logger: deps.logger, ran: deps.ran });
+    this.lane = new PodLane({ store: deps.store, routing: this.routing, plans, podNow: (name) => this.podNow(name), ensureLeading: this.ensureLeading, logger: deps.logger, ran: deps.ran });
   }
 
   /** A pod whose readiness alone changed (see pod-change-filter.ts): it may be written without a plan. */
   readinessChanged(pod: string): void {
-    this.readiness.flipped(pod);
+    this.lane.heard(pod);
+  }
+
+  /**
+   * A pod changed in more than readiness, or was deleted (`deletedUid`): what
+   * Redis can take at once is written for that pod alone, and the next run
+   * plans the whole fleet.
+   */
+  podChanged(pod: string, deletedUid?: string): void {
+    this.planNeeded = true;
+    this.lane.heard(pod, deletedUid);
   }
 
   /** The next run plans the whole fleet: a pool or a pod changed in more than readiness, or a watch came back. */
@@ -150,17 +160,17 @@ export class FleetReconciler {
     this.status.reset();
     this.apiWriteFailures = 0;
     this.apiWrites.start();
-    this.readiness.start();
+    this.lane.start();
   }
 
-  /** Stops the API writes and readiness writes: drops what has not started, waits for what is in flight. */
+  /** Stops the API writes and the pod lane: drops what has not started, waits for what is in flight. */
   async stop(): Promise<void> {
-    await Promise.all([this.apiWrites.stop(), this.readiness.stop()]);
+    await Promise.all([this.apiWrites.stop(), this.lane.stop()]);
   }
 
-  /** Resolves once the API writes of the last reconcile and the readiness writes are done (for tests and shutdown). */
+  /** Resolves once the API writes of the last reconcile and the pod lane's writes are done (for tests and shutdown). */
   async apiWritesSettled(): Promise<void> {
-    await Promise.all([this.apiWrites.settled(), this.readiness.settled()]);
+    await Promise.all([this.apiWrites.settled(), this.lane.settled()]);
   }
 
   private readonly ensureLeading = (): void => {
@@ -182,7 +192,7 @@ export class FleetReconciler {
       throw err;
     } finally {
       this.planning = false;
-      this.readiness.planEnded();
+      this.lane.planEnded();
     }
   }
 
@@ -198,8 +208,7 @@ export class FleetReconciler {
   private async planFleet(): Promise<RunResult> {
     const startedMs = this.now();
     const { informers, store, logger, namespace } = { ...this.deps, ...this.options };
-    // The caches are read in this same turn of the event loop: every flip heard so far is in this view.
-    this.readiness.planStarted();
+    // The caches are read in this same turn of the event loop: every event heard so far is in this view.
     const view = await readFleetView({ informers, store, logger, namespace, labelOf: (pod) => this.podMetadata.labelOf(pod) });
     this.podMetadata.forgetGone(view.facts);
     this.status.forgetGone(view.poolObjects);

@@ -32,12 +32,20 @@ export interface FleetInformers {
  * deletion alone (a status write) is dropped, since only the spec matters to
  * a reconcile, and so is a pod event `classifyPod` says is none.
  */
+/** A pod's watch event that may change a plan. */
+export interface PodEvent {
+  name: string;
+  news: Exclude<PodNews, 'none'>;
+  /** For a deletion: the UID of the pod the API server deleted. */
+  deletedUid?: string;
+}
+
 export function fleetInformers(
   kc: KubeConfig,
   clients: KubeClients,
   namespace: string,
   logger: Logger,
-  onChange: (kind: FleetKind, pod?: { name: string; news: Exclude<PodNews, 'none'> }) => void,
+  onChange: (kind: FleetKind, pod?: PodEvent) => void,
   onWatchState: (kind: FleetKind, up: boolean) => void = () => undefined,
   /** What a pod's watch event means to a reconcile (see pod-change-filter.ts); a change by default. */
   classifyPod: (verb: 'add' | 'update' | 'delete', pod: V1Pod) => PodNews = () => 'change',
@@ -76,7 +84,7 @@ export function fleetInformers(
       // client-go's TransformStripManagedFields does (at 10,000 pods, a good part of the heap).
       if (pod.metadata) delete pod.metadata.managedFields;
       const news = classifyPod(verb, pod);
-      if (news !== 'none') onChange('Pod', { name: pod.metadata?.name ?? '', news });
+      if (news !== 'none') onChange('Pod', { name: pod.metadata?.name ?? '', news, deletedUid: verb === 'delete' ? (pod.metadata?.uid ?? '') : undefined });
     });
   }
 

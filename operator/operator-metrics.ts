@@ -56,7 +56,7 @@ export class OperatorMetrics implements WriteFailureSink {
     });
     this.reconcileRuns = new Counter({
       name: 'smart_router_reconcile_runs_total',
-      help: 'Successful reconciles by what they covered: fleet (every pod planned), readiness (only pods whose readiness flipped, written without a plan).',
+      help: "Successful reconciles by what they covered: fleet (every pod planned), pod (single pods' news written without a plan: readiness, drains, deletions).",
       labelNames: ['scope'] as const,
       registers: [registry],
     });

@@ -64,10 +64,10 @@ export class RoutingSync {
     return this.writtenPods.get(pod);
   }
 
-  /** A readiness flip written to Redis outside a sync (see readiness-flips.ts). */
-  wroteReady(pod: string, ready: boolean): void {
-    const was = this.writtenPods.get(pod);
-    if (was) this.writtenPods.set(pod, placed({ ...was, ready }, was.pool));
+  /** A pod written to Redis outside a sync (see pod-lane.ts); undefined: it left its pool. */
+  wrotePlacement(pod: string, placement: PodPlacement | undefined): void {
+    if (placement) this.writtenPods.set(pod, placed(placement, placement.pool));
+    else this.writtenPods.delete(pod);
   }
 
   /** The next sync rewrites every pool. */

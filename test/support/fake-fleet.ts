@@ -40,6 +40,8 @@ export interface PodPatch {
 /** Pods and pools, their caches, and the API calls the reconciler makes. */
 export class FakeFleet {
   readonly pods = new Map<string, V1Pod>();
+  /** The last object deleted under each name, as a watch's delete event carries it. */
+  readonly deleted = new Map<string, V1Pod>();
   readonly pools = new Map<string, VoiceAgentPoolObject>();
   readonly podPatches: PodPatch[] = [];
   readonly statusWrites: { pool: string; status: unknown }[] = [];
@@ -89,6 +91,8 @@ export class FakeFleet {
   }
 
   deletePod(name: string): void {
+    const pod = this.pods.get(name);
+    if (pod) this.deleted.set(name, pod);
     this.pods.delete(name);
   }
 
@@ -185,7 +189,7 @@ export interface ReconcilerHarness {
   /** Delays the reconciler asked to be run again after. */
   requeues: number[];
   /** What each successful run covered, in order. */
-  scopes: ('fleet' | 'readiness')[];
+  scopes: ('fleet' | 'pod')[];
   /** Waits for the readiness lane and the API writes; runs the plan the lane asked for, if it asked. */
   settle(): Promise<void>;
   /**
@@ -203,7 +207,7 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
   const metrics = new RouterMetrics(store);
   const events = new EventRecorder(clients.core, NAMESPACE, 'test', logger, opts.writeFailures);
   const requeues: number[] = [];
-  const scopes: ('fleet' | 'readiness')[] = [];
+  const scopes: ('fleet' | 'pod')[] = [];
   const filter = new PodChangeFilter();
   for (const pod of fleet.pods.values()) filter.classify('add', pod);
   const reconciler = new FleetReconciler(
@@ -223,10 +227,11 @@ export function fakeFleetReconciler(fleet: FakeFleet, store: RoutingStore, opts:
     if (asked) await run();
   };
   const tell = (verb: 'add' | 'update' | 'delete', name: string): PodNews => {
-    const pod = fleet.pods.get(name) ?? { metadata: { name } };
+    // A deletion's event carries the object deleted, as a watch does.
+    const pod = (verb === 'delete' ? fleet.deleted.get(name) : fleet.pods.get(name)) ?? { metadata: { name } };
     const news = filter.classify(verb, pod);
     if (news === 'readiness') reconciler.readinessChanged(name);
-    else if (news === 'change') reconciler.planAll();
+    else if (news === 'change') reconciler.podChanged(name, verb === 'delete' ? pod.metadata?.uid : undefined);
     return news;
   };
   return { reconciler, metrics, run, settle, requeues, scopes, tell };

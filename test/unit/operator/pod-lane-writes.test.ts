@@ -2,7 +2,7 @@ import { planPoolAssignments } from '../../../core/planner.js';
 import type { PodFacts } from '../../../core/pool-types.js';
 import type { PodPlacement } from '../../../lua/routing-store.js';
 import type { FleetView } from '../../../operator/fleet-view.js';
-import { planStands, readinessWrites, type PodNow } from '../../../operator/readiness-flips.js';
+import { laneWrites, planStands, type PodNow } from '../../../operator/pod-lane-writes.js';
 import { pod, pool } from '../../support/routing.js';
 
 /** A settled fleet: pods a, b, c serving in std (3 replicas), d free; everything written to Redis. */
@@ -20,15 +20,49 @@ const now = (name: string, change: Partial<PodFacts> = {}, label: string | null 
   label,
 });
 
-describe('readinessWrites', () => {
+describe('laneWrites', () => {
   test('a pod Redis holds under the same incarnation gets its readiness as the cache has it', () => {
     const { written } = settled();
-    expect(readinessWrites([now('a', { ready: false }), now('b')], written)).toMatchObject([{ pod: 'a', ready: false }]);
+    expect(laneWrites([now('a', { ready: false }), now('b')], written)).toMatchObject([{ kind: 'ready', pod: 'a', ready: false }]);
   });
 
   test('a pod Redis holds under another incarnation, or not at all, is left to a plan (a restart ends calls: that takes evidence)', () => {
     const { written } = settled();
-    expect(readinessWrites([now('a', { ready: false, incarnation: 'a-uid:1' }), now('d', { ready: false }, null), { name: 'b', facts: undefined, label: null }], written)).toEqual([]);
+    expect(laneWrites([now('a', { ready: false, incarnation: 'a-uid:1' }), now('d', { ready: false }, null), { name: 'b', facts: undefined, label: null }], written)).toEqual([]);
+  });
+
+  test.each([
+    ['a drain was asked', { drainRequested: true }],
+    ['its deletion began', { deleting: true, ready: false }],
+    ['a scale-down picked it', { retiring: true }],
+  ])('a pod Redis holds drains at once when %s', (_why, change) => {
+    const { written } = settled();
+    expect(laneWrites([now('a', change)], written)).toEqual([{ kind: 'drain', pod: 'a', pool: 'std' }]);
+  });
+
+  test('a drain of a pod Redis already holds draining, or of another incarnation, writes nothing', () => {
+    const { written } = settled();
+    const draining = (n: string) => (n === 'a' ? { ...written(n)!, draining: true } : written(n));
+    expect(laneWrites([now('a', { drainRequested: true })], draining)).toEqual([]);
+    expect(laneWrites([now('b', { drainRequested: true, incarnation: 'b-uid:1' })], written)).toEqual([]);
+  });
+
+  test('the deletion of the very pod Redis holds takes it out of its pool, whether or not a pod of the name is back', () => {
+    const { written } = settled();
+    expect(laneWrites([{ name: 'a', facts: undefined, label: null, deletedUid: 'a-uid' }], written)).toEqual([{ kind: 'leave', pod: 'a', pool: 'std' }]);
+    // A StatefulSet made the pod again under the name before the lane looked.
+    expect(laneWrites([{ ...now('b', { incarnation: 'b-uid2:0', ready: false }), deletedUid: 'b-uid' }], written)).toEqual([{ kind: 'leave', pod: 'b', pool: 'std' }]);
+  });
+
+  test('a stale deletion (another UID than Redis holds) takes nothing out', () => {
+    const { written } = settled();
+    // Redis holds a later pod of the name than the one whose deletion the watch tells (a live read placed it first).
+    const later = (n: string) => (n === 'a' ? { ...written(n)!, incarnation: 'a-uid2:0' } : written(n));
+    expect(laneWrites([{ name: 'a', facts: undefined, label: null, deletedUid: 'a-uid' }], later)).toEqual([]);
+    // The cache still shows the very UID told deleted: the event is not what the cache holds, so the plan decides.
+    expect(laneWrites([{ ...now('b'), deletedUid: 'b-uid' }], written)).toEqual([]);
+    // A pod Redis does not hold.
+    expect(laneWrites([{ name: 'd', facts: undefined, label: null, deletedUid: 'd-uid' }], written)).toEqual([]);
   });
 });
 
@@ -45,6 +79,7 @@ describe('planStands', () => {
     ['its labels changed (selectors)', { ...now('a', { ready: false }), facts: { ...now('a').facts!, ready: false, labels: { app: 'other', 'smartrouter.io/pool': 'std' } } }],
     ['its pool label is not the pool it was planned into', now('a', { ready: false }, null)],
     ['it is gone from the cache', { name: 'a', facts: undefined, label: null }],
+    ['the watch told a deletion under its name', { ...now('a', { ready: false }), deletedUid: 'a-uid' }],
     ['it is a free pod (readiness ranks free pods)', now('d', { ready: false }, null)],
   ])('not when %s', (_why, pod) => {
     const { view } = settled();

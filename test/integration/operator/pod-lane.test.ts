@@ -1,7 +1,8 @@
-// Readiness flips written without a plan of the fleet (operator/readiness-flips.ts),
-// against a real Redis: when they are, what Redis holds afterwards is what a
-// plan of the whole fleet would have written; when the plan could move, or
-// anything else changed, the fleet is planned.
+// A pod's news written without a plan of the fleet (operator/pod-lane.ts,
+// operator/pod-lane-writes.ts), against a real Redis: readiness flips,
+// drains, deletions begun and deletions reach Redis at once; what Redis holds
+// afterwards is what a plan of the whole fleet would have written; when the
+// plan could move, or anything else changed, the fleet is planned too.
 import type { RoutingStore } from '../../../lua/routing-store.js';
 import { FakeFleet, fakeFleetReconciler } from '../../support/fake-fleet.js';
 import { isolatedStore, sharedTestRedis } from '../../support/routing.js';
@@ -40,7 +41,7 @@ describe('a readiness flip', () => {
     expect(h.tell('update', 'b')).toBe('readiness');
     await h.settle();
 
-    expect(h.scopes).toEqual(['fleet', 'readiness']);
+    expect(h.scopes).toEqual(['fleet', 'pod']);
     expect((await store.podState('b'))?.ready).toBe(false);
     // Nothing else was planned or written: no patch, no status, no Event.
     expect([fleet.podPatches.length, fleet.statusWrites.length, fleet.events.length]).toEqual([patches, statusWrites, events]);
@@ -54,7 +55,7 @@ describe('a readiness flip', () => {
     setReady('b', true);
     expect(h.tell('update', 'b')).toBe('readiness');
     await h.settle();
-    expect(h.scopes.at(-1)).toBe('readiness');
+    expect(h.scopes.at(-1)).toBe('pod');
     const late = await store.allocate('w', ['std'], await store.poolsVersion());
     expect(late).toMatchObject({ kind: 'allocated', pod: 'b' });
   });
@@ -72,7 +73,7 @@ describe('a readiness flip', () => {
       await h.settle();
     }
     // Steps that set a pod to what it already was are no news at all.
-    expect(h.scopes.filter((s) => s === 'readiness').length).toBeGreaterThan(15);
+    expect(h.scopes.filter((s) => s === 'pod').length).toBeGreaterThan(15);
     const incremental = await routingState(store, names, ['gold', 'std']);
 
     // A fresh reconciler on a fresh Redis plans the same fleet from scratch.
@@ -98,7 +99,7 @@ describe('a readiness flip', () => {
     await h.settle();
 
     // Written at once, then planned.
-    expect(h.scopes).toEqual(['fleet', 'readiness', 'fleet']);
+    expect(h.scopes).toEqual(['fleet', 'pod', 'fleet']);
     // The Ready pod that was given up takes the place of the one that is not Ready.
     expect(await store.poolMembers('std')).toEqual(['b', 'c']);
   });
@@ -115,7 +116,7 @@ describe('a readiness flip', () => {
     fleet.updatePod('b', (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': 'true' }));
     expect(h.tell('update', 'b')).toBe('change');
     await h.run();
-    expect(h.scopes).toEqual(['fleet', 'readiness', 'fleet']);
+    expect(h.scopes).toEqual(['fleet', 'pod', 'pod', 'fleet']);
     expect(await store.poolMembers('std')).toEqual(['a', 'b', 'c']); // b drained, c backfills
     expect((await store.podState('a'))?.ready).toBe(false);
 
@@ -123,7 +124,7 @@ describe('a readiness flip', () => {
     setReady('a', true);
     h.tell('update', 'a');
     await h.settle();
-    expect(h.scopes.slice(3)).toEqual(['readiness', 'fleet']);
+    expect(h.scopes.slice(4)).toEqual(['pod', 'fleet']);
     expect((await store.podState('a'))?.ready).toBe(true);
   });
 
@@ -132,22 +133,19 @@ describe('a readiness flip', () => {
     for (const name of ['a', 'b', 'c', 'd']) fleet.addPod(name);
     const h = fakeFleetReconciler(fleet, store);
     await h.run();
-    fleet.deletePod('c');
-    expect(h.tell('delete', 'c')).toBe('change');
+    fleet.updatePod('d', (p) => (p.metadata!.labels = { app: 'other' }));
+    expect(h.tell('update', 'd')).toBe('change');
 
     setReady('a', false);
     h.tell('update', 'a');
     await h.reconciler.apiWritesSettled();
 
-    // Before any plan ran: a is not Ready in Redis, and c still there.
-    expect(h.scopes).toEqual(['fleet', 'readiness']);
+    // Before any plan ran: a is not Ready in Redis.
+    expect(h.scopes).toEqual(['fleet', 'pod']);
     expect((await store.podState('a'))?.ready).toBe(false);
-    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'c']);
     await h.run();
-    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'd']);
     expect((await store.podState('a'))?.ready).toBe(false);
   });
-
   test('of a pod Redis no longer holds plans the fleet, which puts it back', async () => {
     fleet.addPool('std', { replicas: 2 });
     for (const name of ['a', 'b']) fleet.addPod(name);
@@ -176,7 +174,7 @@ describe('a readiness flip', () => {
     await plan;
     await h.settle();
 
-    expect(h.scopes).toContain('readiness');
+    expect(h.scopes).toContain('pod');
     expect((await store.podState('b'))?.ready).toBe(false);
   });
 
@@ -187,5 +185,130 @@ describe('a readiness flip', () => {
     await h.run();
     expect(fleet.podPatches).toHaveLength(1);
     expect(h.tell('update', 'a')).toBe('none');
+  });
+});
+
+/** Calls on a pod: each allocated into the pool until one lands on it. */
+async function callOn(s: RoutingStore, pod: string, pool = 'std'): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const sid = `call-${pod}-${i}`;
+    const outcome = await s.allocate(sid, [pool], await s.poolsVersion());
+    if (outcome.kind === 'allocated' && outcome.pod === pod) return sid;
+  }
+  throw new Error(`no call landed on ${pod}`);
+}
+
+describe('a pod leaving service', () => {
+  test('deleted: leaves its pool at once, before any plan; its calls end only once the plan confirms it gone', async () => {
+    fleet.addPool('std', { replicas: 3, capacity: 2 });
+    for (const name of ['a', 'b', 'c', 'd']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    const sid = await callOn(store, 'c');
+    fleet.deletePod('c');
+    expect(h.tell('delete', 'c')).toBe('change');
+    await h.reconciler.apiWritesSettled();
+
+    // No plan yet: c takes no new call, and its call is still known.
+    expect(h.scopes).toEqual(['fleet', 'pod']);
+    expect(await store.poolMembers('std')).toEqual(['a', 'b']);
+    expect(await store.call(sid)).toMatchObject({ pod: 'c' });
+    expect(h.requeues).toContain(0);
+
+    // The plan it asked for backfills with d and, the API server having no c, ends its call.
+    await h.settle();
+    expect(h.scopes).toEqual(['fleet', 'pod', 'fleet']);
+    expect(await store.poolMembers('std')).toEqual(['a', 'b', 'd']);
+    expect(await store.call(sid)).toBeNull();
+    expect(await store.endedCall(sid)).toMatchObject({ reason: 'pod_gone', pod: 'c' });
+  });
+
+  test('deleted and made again under its name (a StatefulSet) before the lane looked: the old pod leaves at once', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    const before = (await store.podState('b'))!.incarnation;
+    fleet.deletePod('b');
+    h.tell('delete', 'b');
+    fleet.addPod('b', { uid: 'b-second' });
+    setReady('b', false);
+    h.tell('add', 'b');
+    await h.reconciler.apiWritesSettled();
+    expect(await store.poolMembers('std')).toEqual(['a']);
+
+    await h.settle();
+    expect(await store.poolMembers('std')).toEqual(['a', 'b']);
+    const after = await store.podState('b');
+    expect(after?.incarnation).not.toBe(before);
+    expect(after?.incarnation.startsWith('b-second:')).toBe(true);
+  });
+
+  test('a stale deletion, of another pod under the name than Redis holds, takes nothing out', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    // The watch tells the deletion of an earlier b (another UID) long after Redis took the b it holds.
+    fleet.deleted.set('b', { ...fleet.pods.get('b')!, metadata: { ...fleet.pods.get('b')!.metadata, uid: 'b-earlier' } });
+    h.reconciler.podChanged('b', 'b-earlier');
+    await h.reconciler.apiWritesSettled();
+    expect(await store.poolMembers('std')).toEqual(['a', 'b']);
+    expect(h.scopes).toEqual(['fleet']);
+  });
+
+  test('drain asked, or deletion begun: drained at once, before any plan, keeping its calls', async () => {
+    fleet.addPool('std', { replicas: 2, capacity: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    const sid = await callOn(store, 'a');
+    fleet.updatePod('a', (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': 'true' }));
+    expect(h.tell('update', 'a')).toBe('change');
+    fleet.updatePod('b', (p) => (p.metadata!.deletionTimestamp = new Date()));
+    expect(h.tell('update', 'b')).toBe('change');
+    await h.reconciler.apiWritesSettled();
+
+    // Written by the lane alone: no plan since the first.
+    expect(h.scopes.filter((s) => s === 'fleet')).toHaveLength(1);
+    expect(await store.podState('a')).toMatchObject({ draining: true, pool: 'std' });
+    expect(await store.podState('b')).toMatchObject({ draining: true, pool: 'std' });
+    expect(await store.call(sid)).toMatchObject({ pod: 'a' });
+    expect(await store.allocate('new-call', ['std'], await store.poolsVersion())).toMatchObject({ kind: 'none' });
+  });
+
+  test('a run of flips, drains, undrains and deletions leaves Redis as a plan of the whole fleet writes it', async () => {
+    for (const [name, priority] of [['gold', 9], ['std', 1]] as const) fleet.addPool(name, { replicas: 4, capacity: 2, priority });
+    let names = Array.from({ length: 12 }, (_, i) => `pod-${i}`);
+    for (const name of names) fleet.addPod(name);
+    const h = fakeFleetReconciler(fleet, store);
+    await h.run();
+    for (let step = 0; step < 40; step++) {
+      const name = names[(step * 7) % names.length]!;
+      if (step % 5 === 4) {
+        fleet.deletePod(name);
+        h.tell('delete', name);
+        names = names.filter((n) => n !== name);
+      } else if (step % 5 === 3) {
+        fleet.updatePod(name, (p) => (p.metadata!.annotations = { 'smartrouter.io/drain': String(step % 2 === 0) }));
+        h.tell('update', name);
+      } else {
+        setReady(name, step % 3 === 0);
+        h.tell('update', name);
+      }
+      // Sometimes the plan the lane asked for runs, sometimes more news comes first.
+      if (step % 3 === 0) await h.settle();
+      else await h.reconciler.apiWritesSettled();
+    }
+    await h.settle();
+    const all = Array.from({ length: 12 }, (_, i) => `pod-${i}`);
+    const incremental = await routingState(store, all, ['gold', 'std']);
+
+    const fresh = isolatedStore(redis);
+    await fakeFleetReconciler(fleet, fresh).run();
+    const planned = await routingState(fresh, all, ['gold', 'std']);
+    expect(incremental.pods.map((p) => ({ ...p, incarnation: undefined }))).toEqual(planned.pods.map((p) => ({ ...p, incarnation: undefined })));
+    expect(incremental.members).toEqual(planned.members);
+    expect(incremental.status).toEqual(planned.status);
   });
 });
