@@ -11,6 +11,13 @@ export interface LoopTiming {
   maxDelayMs: number;
   /** Reconcile at least this often even without events (status counts, drift in Redis). */
   resyncMs: number;
+  /**
+   * After a successful run that took D ms, the next starts no sooner than
+   * restShare × D after it ended, whatever the events (default 0). Work that
+   * runs beside the loop then gets its share of the process under a stream
+   * of events: at 1, runs take at most half of it.
+   */
+  restShare?: number;
 }
 
 /** What a run asks of the loop: run again after a delay even if no event comes. */
@@ -45,6 +52,8 @@ export class ReconcileLoop {
   private backingOff = false;
   private requeue: { timer: NodeJS.Timeout; atMs: number } | undefined;
   private resync: NodeJS.Timeout | undefined;
+  /** No run starts before this (performance.now() clock): the rest after the last run. */
+  private restUntil = 0;
   private idle: Promise<void> = Promise.resolve();
   runs = 0;
 
@@ -77,11 +86,11 @@ export class ReconcileLoop {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (!this.running && !this.timer) this.schedule(0);
+    if (!this.running && !this.timer) this.schedule(Math.max(0, this.restUntil - performance.now()), false);
   }
 
-  private schedule(delayMs: number): void {
-    this.backingOff = delayMs > 0;
+  private schedule(delayMs: number, backingOff: boolean): void {
+    this.backingOff = backingOff;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.backingOff = false;
@@ -114,7 +123,9 @@ export class ReconcileLoop {
       this.runs++;
       const result = await this.work();
       this.failures = 0;
-      this.onRun('ok', (performance.now() - started) / 1000);
+      const tookMs = performance.now() - started;
+      this.restUntil = performance.now() + (this.timing.restShare ?? 0) * tookMs;
+      this.onRun('ok', tookMs / 1000);
       if (result?.requeueAfterMs !== undefined && this.active) this.enqueueAfter(result.requeueAfterMs);
     } catch (err) {
       this.failures++;
@@ -130,7 +141,7 @@ export class ReconcileLoop {
     } finally {
       this.running = false;
     }
-    if (this.active && this.dirty && !this.timer) this.schedule(delay ?? 0);
+    if (this.active && this.dirty && !this.timer) this.schedule(delay ?? Math.max(0, this.restUntil - performance.now()), delay !== undefined);
   }
 
   /** Stops at once: no new run starts; waits for the one in flight. */

@@ -49,6 +49,46 @@ describe('ReconcileLoop', () => {
     await loop.stop();
   });
 
+  test('with restShare, an event after a run waits a share of that run\'s time; without it, none', async () => {
+    const slowRun = (restShare: number) => {
+      const runs: number[] = [];
+      const loop = new ReconcileLoop(
+        async () => {
+          runs.push(runs.length);
+          if (runs.length === 1) await new Promise((r) => setTimeout(r, 20));
+        },
+        { baseDelayMs: 1, maxDelayMs: 4, resyncMs: 60_000, restShare },
+        silentLogger(),
+      );
+      return { loop, runs };
+    };
+    // A 20 ms run rests 1,000 times as long: the event waits for well past this test.
+    const resting = slowRun(1000);
+    resting.loop.start();
+    await until(() => resting.runs.length === 1);
+    await tick();
+    await tick();
+    await tick();
+    await tick();
+    await tick();
+    resting.loop.enqueue();
+    for (let i = 0; i < 10; i++) await tick();
+    expect(resting.runs).toHaveLength(1);
+    await resting.loop.stop();
+
+    const eager = slowRun(0);
+    eager.loop.start();
+    await until(() => eager.runs.length === 1);
+    await tick();
+    await tick();
+    await tick();
+    await tick();
+    await tick();
+    eager.loop.enqueue();
+    await until(() => eager.runs.length === 2);
+    await eager.loop.stop();
+  });
+
   test('after stop, events start nothing', async () => {
     let runs = 0;
     const loop = new ReconcileLoop(async () => void runs++, { baseDelayMs: 1, maxDelayMs: 4, resyncMs: 60_000 }, silentLogger());
