@@ -26,7 +26,7 @@ export type LaneWrite =
   /** Asked to drain, being deleted or retiring: no new call, its calls go on. */
   | { kind: 'drain'; pod: string; pool: string }
   /** The pod Redis holds was deleted: it leaves its pool, its calls stay until the API server confirms it gone. */
-  | { kind: 'leave'; pod: string; pool: string };
+  | { kind: 'leave'; pod: string; pool: string; uid: string };
 
 /**
  * The writes Redis can take for these pods at once, whatever else is
@@ -35,6 +35,8 @@ export type LaneWrite =
  * - leave: the watch told the deletion of the very pod Redis holds (its
  *   UID), and the cache shows no pod of that UID. Its calls stay known to
  *   routing; the plan that follows ends them once a live read confirms it.
+ *   That life is tombstoned (see RoutingSync.leftDeleted): no plan places
+ *   it again.
  * - drain: the pod is the incarnation Redis holds and the cache shows a
  *   drain asked, a deletion begun or a scale-down's pick. Every plan writes
  *   such a pod draining (see membersOf), so no plan wants anything else.
@@ -49,7 +51,7 @@ export function laneWrites(pods: readonly PodNow[], written: (pod: string) => Po
     const inRedis = written(name);
     if (!inRedis) continue;
     if (deletedUid !== undefined && uidOf(inRedis.incarnation) === deletedUid && (!facts || uidOf(facts.incarnation) !== deletedUid)) {
-      writes.push({ kind: 'leave', pod: name, pool: inRedis.pool });
+      writes.push({ kind: 'leave', pod: name, pool: inRedis.pool, uid: deletedUid });
       continue;
     }
     if (!facts || inRedis.incarnation !== facts.incarnation) continue;

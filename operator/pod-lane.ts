@@ -20,8 +20,10 @@ export interface PodLaneDeps {
   store: Pick<RoutingStore, 'setReady' | 'setDraining' | 'leavePool'>;
   routing: {
     writtenPlacement(pod: string): PodPlacement | undefined;
-    /** A pod's placement as the lane wrote it; undefined: it left its pool. */
-    wrotePlacement(pod: string, placement: PodPlacement | undefined): void;
+    /** A pod's placement as the lane wrote it. */
+    wrotePlacement(pod: string, placement: PodPlacement): void;
+    /** A pod the lane took out of its pool because the watch told this life (UID) deleted. */
+    leftDeleted(pod: string, uid: string): void;
   };
   plans: Plans;
   podNow(name: string): PodNow;
@@ -119,7 +121,8 @@ export class PodLane {
     writes.forEach((w, i) => {
       if (!known[i]) return;
       const was = routing.writtenPlacement(w.pod);
-      routing.wrotePlacement(w.pod, w.kind === 'leave' || !was ? undefined : { ...was, ...(w.kind === 'ready' ? { ready: w.ready } : { draining: true }) });
+      if (w.kind === 'leave') routing.leftDeleted(w.pod, w.uid);
+      else if (was) routing.wrotePlacement(w.pod, { ...was, ...(w.kind === 'ready' ? { ready: w.ready } : { draining: true }) });
       // What the plan knows of the pod is brought up to date for the next flip.
       if (w.kind === 'ready' && stands) last!.facts.set(w.pod, w.facts);
       logWrite(logger, w, last);

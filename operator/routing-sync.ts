@@ -2,7 +2,7 @@ import type { RouterMetrics } from '../api/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { membersOf } from '../lua/pool-membership.js';
 import { MEMBERSHIP_BATCH, type EndedCall, type PodPlacement, type PoolMember, type RoutingStore } from '../lua/routing-store.js';
-import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, recordedIncarnations, type CallEnding, type EndingEvidence } from './call-endings.js';
+import { confirmEndings, confirmIncarnations, endCallsOfPods, endReason, podsToEnd, recordedIncarnations, uidOf, type CallEnding, type EndingEvidence } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
 import { recountPoolCounters } from './pool-recount.js';
 import { routingDelta } from './routing-delta.js';
@@ -48,6 +48,13 @@ export interface RoutingSyncOptions {
 export class RoutingSync {
   private writtenSpecs = new Map<string, string>();
   private writtenPods = new Map<string, PodPlacement>();
+  /**
+   * Tombstones: pods taken out of their pool because the watch told the
+   * deletion of that very life (UID). No plan places that life again, not
+   * even one that read the caches before the deletion; each is dropped once
+   * neither the cache nor routing shows that UID.
+   */
+  private readonly deletedLives = new Map<string, string>();
   private routingVersion: string | undefined;
   private lastFullSyncMs = 0;
 
@@ -64,15 +71,21 @@ export class RoutingSync {
     return this.writtenPods.get(pod);
   }
 
-  /** A pod written to Redis outside a sync (see pod-lane.ts); undefined: it left its pool. */
-  wrotePlacement(pod: string, placement: PodPlacement | undefined): void {
-    if (placement) this.writtenPods.set(pod, placed(placement, placement.pool));
-    else this.writtenPods.delete(pod);
+  /** A pod written to Redis outside a sync (see pod-lane.ts). */
+  wrotePlacement(pod: string, placement: PodPlacement): void {
+    this.writtenPods.set(pod, placed(placement, placement.pool));
+  }
+
+  /** A pod taken out of its pool outside a sync because the watch told this life (UID) deleted. */
+  leftDeleted(pod: string, uid: string): void {
+    this.writtenPods.delete(pod);
+    this.deletedLives.set(pod, uid);
   }
 
   /** The next sync rewrites every pool. */
   reset(): void {
     this.forget();
+    this.deletedLives.clear();
     this.routingVersion = undefined;
   }
 
@@ -112,15 +125,22 @@ export class RoutingSync {
     const endedBy = (calls: EndedCall[], judgedBy: ReadonlyMap<string, PodFacts> = facts) => {
       for (const call of calls) ended.push({ call, reason: endReason(call.pod, routing, judgedBy) });
     };
+    for (const [pod, uid] of this.deletedLives) {
+      if (uidOf(view.facts.get(pod)?.incarnation ?? '') !== uid && uidOf(routing.get(pod)?.incarnation ?? '') !== uid) this.deletedLives.delete(pod);
+    }
+    const members = (pool: string) => membersOf(pool, plan, facts).filter((m) => this.deletedLives.get(m.pod) !== uidOf(m.incarnation));
+    // Every planned pod (a deleted life among them: its later life, once confirmed, is placed below).
+    const planned = new Map<string, PodPlacement>();
+    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) planned.set(m.pod, placed(m, pool.name));
     const desired = new Map<string, PodPlacement>();
-    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) desired.set(m.pod, placed(m, pool.name));
+    for (const pool of pools) for (const m of members(pool.name)) desired.set(m.pod, placed(m, pool.name));
 
     // Pool-level changes: the pool is written whole (settings, then members in batches).
     for (const pool of pools) {
       const spec = JSON.stringify(pool.spec);
       if (this.writtenSpecs.get(pool.name) === spec) continue;
       beforeWrite();
-      const list = membersOf(pool.name, plan, facts);
+      const list = members(pool.name);
       endedBy(await store.syncPool(pool, list));
       this.writtenSpecs.set(pool.name, spec);
       // The whole write placed its members and shed every other pod it held.
@@ -149,13 +169,13 @@ export class RoutingSync {
     // incarnation it confirms is written now (place-pods ends the calls of the earlier one).
     const confirmed = holdOut(await confirmIncarnations(view.facts, routing, this.evidence, logger), held);
     const reborn: PodPlacement[] = [];
-    for (const [pod, want] of desired) {
+    for (const [pod, want] of planned) {
       const incarnation = confirmed.get(pod)?.incarnation;
       if (incarnation !== undefined && incarnation !== want.incarnation) reborn.push(placed({ ...want, incarnation }, want.pool));
     }
     await this.placeInBatches(reborn, beforeWrite, (calls) => endedBy(calls, confirmed));
 
-    const candidates = podsToEnd({ knownPods: await store.knownPods(), facts: confirmed, routing, members: new Set(desired.keys()) });
+    const candidates = podsToEnd({ knownPods: await store.knownPods(), facts: confirmed, routing, members: new Set([...desired.keys(), ...reborn.map((p) => p.pod)]) });
     const endings = await confirmEndings(candidates, store, this.evidence, logger);
     ended.push(...(await endCallsOfPods(store, endings, beforeWrite)));
     // The pool counters too are checked against an exact count, in batches, on every full resync.

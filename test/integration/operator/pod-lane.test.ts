@@ -244,6 +244,35 @@ describe('a pod leaving service', () => {
     expect(after?.incarnation.startsWith('b-second:')).toBe(true);
   });
 
+  test('deleted while a plan that read the caches before it runs: that plan does not put the pod back', async () => {
+    fleet.addPool('std', { replicas: 2 });
+    for (const name of ['a', 'b']) fleet.addPod(name);
+    // Every plan a full resync: the pool is written whole, from the members the plan read.
+    const h = fakeFleetReconciler(fleet, store, { fullResyncMs: 0 });
+    await h.run();
+    const order: string[] = [];
+    const leavePool = store.leavePool.bind(store);
+    // (A pool written whole sheds the members it no longer lists with leave-pool too: those are its own.)
+    let writing = 0;
+    store.leavePool = (pool, pods, batch) => (writing || order.push(`leave ${pods.join(' ')}`), leavePool(pool, pods, batch));
+    const syncPool = store.syncPool.bind(store);
+    store.syncPool = (pool, members, batch) => {
+      order.push(`write ${members.map((m) => m.pod).join(' ')}`);
+      writing++;
+      return syncPool(pool, members, batch).finally(() => writing--);
+    };
+
+    const plan = h.reconciler.reconcile(); // reads the caches now, with b
+    fleet.deletePod('b');
+    h.tell('delete', 'b');
+    await plan;
+    // The stale plan wrote the pool after the lane took b out, and without b.
+    expect(order).toEqual(['leave b', 'write a']);
+    expect(await store.poolMembers('std')).toEqual(['a']);
+    await h.settle();
+    expect(await store.poolMembers('std')).toEqual(['a']);
+  });
+
   test('a stale deletion, of another pod under the name than Redis holds, takes nothing out', async () => {
     fleet.addPool('std', { replicas: 2 });
     for (const name of ['a', 'b']) fleet.addPod(name);

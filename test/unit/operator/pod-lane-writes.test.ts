@@ -49,9 +49,9 @@ describe('laneWrites', () => {
 
   test('the deletion of the very pod Redis holds takes it out of its pool, whether or not a pod of the name is back', () => {
     const { written } = settled();
-    expect(laneWrites([{ name: 'a', facts: undefined, label: null, deletedUid: 'a-uid' }], written)).toEqual([{ kind: 'leave', pod: 'a', pool: 'std' }]);
+    expect(laneWrites([{ name: 'a', facts: undefined, label: null, deletedUid: 'a-uid' }], written)).toEqual([{ kind: 'leave', pod: 'a', pool: 'std', uid: 'a-uid' }]);
     // A StatefulSet made the pod again under the name before the lane looked.
-    expect(laneWrites([{ ...now('b', { incarnation: 'b-uid2:0', ready: false }), deletedUid: 'b-uid' }], written)).toEqual([{ kind: 'leave', pod: 'b', pool: 'std' }]);
+    expect(laneWrites([{ ...now('b', { incarnation: 'b-uid2:0', ready: false }), deletedUid: 'b-uid' }], written)).toEqual([{ kind: 'leave', pod: 'b', pool: 'std', uid: 'b-uid' }]);
   });
 
   test('a stale deletion (another UID than Redis holds) takes nothing out', () => {
