@@ -57,7 +57,13 @@ interface Heard {
 export class PodLane {
   private readonly pending = new Map<string, Heard>();
   private readonly afterPlan = new Map<string, Heard>();
-  private readonly runner = new LatestJobRunner<true>(() => this.drain());
+  // The runner's work must not throw: a lane that failed would take no event again. A plan does what it missed.
+  private readonly runner = new LatestJobRunner<true>(() =>
+    this.drain().catch((err: Error) => {
+      this.deps.logger.error('pod lane failed; planning the fleet instead', { error: err.message });
+      this.deps.plans.planAgain('the pod lane failed');
+    }),
+  );
 
   constructor(private readonly deps: PodLaneDeps) {}
 
