@@ -128,19 +128,23 @@ export class RoutingSync {
     for (const [pod, uid] of this.deletedLives) {
       if (uidOf(view.facts.get(pod)?.incarnation ?? '') !== uid && uidOf(routing.get(pod)?.incarnation ?? '') !== uid) this.deletedLives.delete(pod);
     }
-    const members = (pool: string) => membersOf(pool, plan, facts).filter((m) => this.deletedLives.get(m.pod) !== uidOf(m.incarnation));
-    // Every planned pod (a deleted life among them: its later life, once confirmed, is placed below).
+    // Every planned pod (a deleted life among them: its later life, once confirmed, is placed below),
+    // and what Redis is to hold: the same but the deleted lives.
     const planned = new Map<string, PodPlacement>();
-    for (const pool of pools) for (const m of membersOf(pool.name, plan, facts)) planned.set(m.pod, placed(m, pool.name));
-    const desired = new Map<string, PodPlacement>();
-    for (const pool of pools) for (const m of members(pool.name)) desired.set(m.pod, placed(m, pool.name));
+    const lists = new Map<string, PoolMember[]>();
+    for (const pool of pools) {
+      const list = membersOf(pool.name, plan, facts);
+      for (const m of list) planned.set(m.pod, placed(m, pool.name));
+      lists.set(pool.name, this.deletedLives.size ? list.filter((m) => this.deletedLives.get(m.pod) !== uidOf(m.incarnation)) : list);
+    }
+    const desired = this.deletedLives.size ? new Map([...lists].flatMap(([pool, list]) => list.map((m) => [m.pod, planned.get(m.pod)!] as const))) : planned;
 
     // Pool-level changes: the pool is written whole (settings, then members in batches).
     for (const pool of pools) {
       const spec = JSON.stringify(pool.spec);
       if (this.writtenSpecs.get(pool.name) === spec) continue;
       beforeWrite();
-      const list = members(pool.name);
+      const list = lists.get(pool.name)!;
       endedBy(await store.syncPool(pool, list));
       this.writtenSpecs.set(pool.name, spec);
       // The whole write placed its members and shed every other pod it held.
