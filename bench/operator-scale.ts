@@ -6,7 +6,9 @@
 //   2. the operator's memory at that size (RSS and V8 heap);
 //   3. change latency with all pods settled, while SCALE_CHANGE_RATE pods a
 //      second (100) flip readiness or are deleted: API server -> Redis, p50/p99;
-//      baseline: the same changes reaching a bare informer (watch) in this process.
+//      baseline: the same changes reaching a bare informer (watch) in this process;
+//   4. the converge's floor: the same label patch on every pod from a bare
+//      client, as many in flight as the operator, the operator stopped.
 // Asserts nothing. Each kwok node holds 1,000 pods: the nodes it lacks are
 // added, and removed again at the end.
 import { execFileSync, spawn } from 'node:child_process';
@@ -19,6 +21,7 @@ import { packageRoot } from '../core/paths.js';
 import { POOL_LABEL } from '../core/pool-types.js';
 import { RoutingStore } from '../lua/routing-store.js';
 import { kubeClients } from '../operator/kube-client.js';
+import { forEachLimited } from '../operator/limited-concurrency.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
@@ -33,6 +36,10 @@ const CHURN_SECONDS = Number(process.env.SCALE_CHURN_SECONDS ?? 20);
 const DELETE_SHARE = 0.1;
 const PODS_PER_NODE = 1000;
 const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** Pod patches the operator keeps in flight (cli/operator.ts). */
+const OPERATOR_PATCH_CONCURRENCY = 16;
+const FLOOR_LABEL = 'bench.smartrouter.io/floor';
 const per = Math.floor(PODS / POOLS);
 
 const percentile = (xs: number[], p: number) => (xs.length ? ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number) : NaN);
@@ -112,7 +119,7 @@ async function main() {
     // SCALE_OPERATOR_PROFILE=<dir>: a CPU profile of the operator there, written as it exits.
     const profile = process.env.SCALE_OPERATOR_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SCALE_OPERATOR_PROFILE}`] : [];
     operator = spawn(process.execPath, [...profile, join(packageRoot, 'dist/cli/main.js'), 'operator', '--kubeconfig', KUBECONFIG, '--namespace', ns, '--port', String(port)], {
-      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'scale', LOG_LEVEL: logFile === undefined ? 'error' : 'warn' },
+      env: { ...process.env, HOST: '127.0.0.1', REDIS_URL: redisServer.url, KEY_PREFIX: 'scale', LOG_LEVEL: logFile === undefined ? 'error' : (process.env.SCALE_OPERATOR_LOG_LEVEL ?? 'warn') },
       stdio: ['ignore', logFile ?? 'ignore', logFile ?? 'inherit'],
     });
     await waitFor('operator leading', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as { is_leader: boolean }).is_leader, 120_000, 100);
@@ -148,7 +155,7 @@ async function main() {
 
     // 3. Changes under churn: each second RATE pods flip readiness or are deleted.
     const names = informer.list(ns).map((p) => p.metadata!.name!);
-    const toRedis: { kind: 'flip' | 'delete'; ms: number }[] = [];
+    const toRedis: { kind: 'flip' | 'delete'; ms: number; pod: string; at: number }[] = [];
     const toWatch: number[] = [];
     const pending = new Map<string, { kind: 'flip' | 'delete'; at: number; done: (fields: (string | null)[]) => boolean }>();
     let poller = true;
@@ -162,7 +169,7 @@ async function main() {
           const now = performance.now();
           batch.forEach(([pod, change], i) => {
             if (change.done(replies[i]?.[1] as (string | null)[])) {
-              toRedis.push({ kind: change.kind, ms: now - change.at });
+              toRedis.push({ kind: change.kind, ms: now - change.at, pod, at: change.at });
               pending.delete(pod);
             }
           });
@@ -226,10 +233,33 @@ async function main() {
     console.log(`\n3. change -> Redis with ${POOLS * per} pods settled, ${(toRedis.length / churnS).toFixed(0)} changes/s for ${churnS.toFixed(0)} s (${flips.length} readiness flips, ${deletes.length} deletions, ${pending.size} never seen)`);
     console.log(`   baseline: API server -> bare informer: p50 ${percentile(toWatch, 50).toFixed(0)} ms, p99 ${percentile(toWatch, 99).toFixed(0)} ms`);
     console.log(`   API server -> Redis (operator): p50 ${percentile(all, 50).toFixed(0)} ms, p99 ${percentile(all, 99).toFixed(0)} ms (target p99 < 1 s); flips p99 ${percentile(flips, 99).toFixed(0)} ms, deletions p99 ${percentile(deletes, 99).toFixed(0)} ms`);
+    if (logFile !== undefined) {
+      // To find them in the operator's log (SCALE_OPERATOR_LOG_LEVEL=info logs each pod's write).
+      const wall = (at: number) => new Date(performance.timeOrigin + at).toISOString();
+      for (const c of [...toRedis].sort((x, y) => y.ms - x.ms).slice(0, 5)) console.log(`   slow: ${c.kind} ${c.pod} at ${wall(c.at)}: ${c.ms.toFixed(0)} ms`);
+    }
     const fleetRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="fleet"')) - runsBefore.fleet;
     const podRuns = (await metric(url, 'smart_router_reconcile_runs_total', 'scope="pod"')) - runsBefore.pod;
     console.log(`   ${runs} reconciles meanwhile, ${((runSeconds / Math.max(1, runs)) * 1000).toFixed(0)} ms each on average: ${fleetRuns} planned the fleet, ${podRuns} wrote single pods' news alone`);
     console.log(`   operator memory after the churn: RSS ${mib(await metric(url, 'smart_router_process_resident_memory_bytes'))}, V8 heap used ${mib(await metric(url, 'smart_router_nodejs_heap_size_used_bytes'))}`);
+
+    // 4. What bounds the converge: the API server taking one label patch per pod. The same patches from a
+    // bare client, as many in flight as the operator sends, with the operator stopped.
+    const exited = new Promise((r) => operator!.once('exit', r));
+    operator.kill('SIGTERM');
+    await exited;
+    // The StatefulSets bring the last deleted pods back first.
+    await waitFor(`${POOLS * per} pods again`, async () => informer.list(ns).length === POOLS * per, 300_000, 500);
+    const pods = informer.list(ns).map((p) => p.metadata!.name!);
+    const patched = new Set<string>();
+    t = performance.now();
+    await forEachLimited(pods, OPERATOR_PATCH_CONCURRENCY, async (name) => {
+      await clients.core.patchNamespacedPod({ name, namespace: ns, body: { metadata: { labels: { [FLOOR_LABEL]: 'patched' } } } }, mergePatch);
+      patched.add(name);
+    });
+    await waitFor('every floor label seen', async () => [...patched].every((name) => informer.get(name, ns)?.metadata?.labels?.[FLOOR_LABEL]), 600_000, 200);
+    const floorS = (performance.now() - t) / 1000;
+    console.log(`\n4. the API server's floor for the converge: ${patched.size} label patches from a bare client, ${OPERATOR_PATCH_CONCURRENCY} in flight, seen by the watch: ${floorS.toFixed(1)} s; the operator's converge took ${(convergeS / floorS).toFixed(2)}x that`);
   } finally {
     operator?.kill('SIGTERM');
     await informer.stop().catch(() => undefined);
