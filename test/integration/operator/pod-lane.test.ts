@@ -25,6 +25,17 @@ async function routingState(s: RoutingStore, pods: string[], pools: string[]) {
   return { pods: podStates, members: await Promise.all(pools.map((p) => s.poolMembers(p))), status };
 }
 
+/** Redis holds for these pods and pools what a fresh reconciler on a fresh Redis writes from scratch for the same fleet. */
+async function expectAsPlannedFromScratch(pods: string[], pools: string[]): Promise<void> {
+  const incremental = await routingState(store, pods, pools);
+  const fresh = isolatedStore(redis);
+  await fakeFleetReconciler(fleet, fresh).run();
+  const planned = await routingState(fresh, pods, pools);
+  expect(incremental.pods.map((p) => ({ ...p, incarnation: undefined }))).toEqual(planned.pods.map((p) => ({ ...p, incarnation: undefined })));
+  expect(incremental.members).toEqual(planned.members);
+  expect(incremental.status).toEqual(planned.status);
+}
+
 describe('a readiness flip', () => {
   test("in a pool at its size is written for that pod alone, and no allocation picks it until it is Ready again", async () => {
     fleet.addPool('std', { replicas: 3, capacity: 1 });
@@ -74,15 +85,7 @@ describe('a readiness flip', () => {
     }
     // Steps that set a pod to what it already was are no news at all.
     expect(h.scopes.filter((s) => s === 'pod').length).toBeGreaterThan(15);
-    const incremental = await routingState(store, names, ['gold', 'std']);
-
-    // A fresh reconciler on a fresh Redis plans the same fleet from scratch.
-    const fresh = isolatedStore(redis);
-    await fakeFleetReconciler(fleet, fresh).run();
-    const planned = await routingState(fresh, names, ['gold', 'std']);
-    expect(incremental.pods.map((p) => ({ ...p, incarnation: undefined }))).toEqual(planned.pods.map((p) => ({ ...p, incarnation: undefined })));
-    expect(incremental.members).toEqual(planned.members);
-    expect(incremental.status).toEqual(planned.status);
+    await expectAsPlannedFromScratch(names, ['gold', 'std']);
   });
 
   test('in a pool with more candidates than it wants is written and plans the fleet: readiness decides who stays', async () => {
@@ -330,14 +333,6 @@ describe('a pod leaving service', () => {
       else await h.reconciler.apiWritesSettled();
     }
     await h.settle();
-    const all = Array.from({ length: 12 }, (_, i) => `pod-${i}`);
-    const incremental = await routingState(store, all, ['gold', 'std']);
-
-    const fresh = isolatedStore(redis);
-    await fakeFleetReconciler(fleet, fresh).run();
-    const planned = await routingState(fresh, all, ['gold', 'std']);
-    expect(incremental.pods.map((p) => ({ ...p, incarnation: undefined }))).toEqual(planned.pods.map((p) => ({ ...p, incarnation: undefined })));
-    expect(incremental.members).toEqual(planned.members);
-    expect(incremental.status).toEqual(planned.status);
+    await expectAsPlannedFromScratch(Array.from({ length: 12 }, (_, i) => `pod-${i}`), ['gold', 'std']);
   });
 });

@@ -62,29 +62,22 @@ describe('ReconcileLoop', () => {
       );
       return { loop, runs };
     };
+    /** Starts the loop, waits out its first run and a little more, then tells it of an event. */
+    const eventAfterFirstRun = async (restShare: number) => {
+      const run = slowRun(restShare);
+      run.loop.start();
+      await until(() => run.runs.length === 1);
+      for (let i = 0; i < 5; i++) await tick();
+      run.loop.enqueue();
+      return run;
+    };
     // A 20 ms run rests 1,000 times as long: the event waits for well past this test.
-    const resting = slowRun(1000);
-    resting.loop.start();
-    await until(() => resting.runs.length === 1);
-    await tick();
-    await tick();
-    await tick();
-    await tick();
-    await tick();
-    resting.loop.enqueue();
+    const resting = await eventAfterFirstRun(1000);
     for (let i = 0; i < 10; i++) await tick();
     expect(resting.runs).toHaveLength(1);
     await resting.loop.stop();
 
-    const eager = slowRun(0);
-    eager.loop.start();
-    await until(() => eager.runs.length === 1);
-    await tick();
-    await tick();
-    await tick();
-    await tick();
-    await tick();
-    eager.loop.enqueue();
+    const eager = await eventAfterFirstRun(0);
     await until(() => eager.runs.length === 2);
     await eager.loop.stop();
   });
