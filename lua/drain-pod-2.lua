@@ -13,7 +13,8 @@
           any replica's API may write it at once (the reconciler carries the
           annotation into Redis after it), so a drain is never refused.
 
-  Returns { pool, calls } or nil when the pod is not known to routing.
+  Returns { pool, calls, 1 if it was draining already else 0 }, or nil when
+  the pod is not known to routing.
 ]]
 --@include "includes/keys.lua"
 --@include "includes/pod-availability.lua"
@@ -27,6 +28,7 @@ local draining = ARGV[3]
 -- A pod picked by a scale-down is on its way out: undraining it would let a call land on it.
 if draining == '0' and redis.call('HEXISTS', KEYS[1], 'retiring') == 1 then draining = '1' end
 local before = podShare(base, pod)
+local was = redis.call('HGET', KEYS[1], 'draining') == '1' and 1 or 0
 redis.call('HSET', KEYS[1], 'draining', draining)
 settlePod(base, pod, before)
-return { pool, redis.call('SCARD', podCallsKey(base, pod)) }
+return { pool, redis.call('SCARD', podCallsKey(base, pod)), was }

@@ -11,7 +11,7 @@ interface LuaCommands {
   abandon(callKey: string, deadlines: string, base: string, sid: string, token: string): Promise<number>;
   release(callKey: string, deadlines: string, base: string, sid: string, tombstoneSeconds: string): Promise<string[] | null>;
   reapExpired(deadlines: string, term: string, base: string, limit: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
-  drainPod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<[string, number] | null>;
+  drainPod(podKey: string, term: string, base: string, pod: string, draining: string, leaderTerm: string): Promise<[string, number, number] | null>;
   setPodReady(podKey: string, term: string, base: string, pod: string, ready: string, leaderTerm: string): Promise<number | null>;
   removePod(podKey: string, deadlines: string, term: string, base: string, pod: string, reason: string, tombstoneSeconds: string, leaderTerm: string): Promise<string[]>;
   setPool(specs: string, version: string, term: string, ...args: string[]): Promise<number>;
@@ -263,10 +263,10 @@ export class RoutingStore {
     return triples(await fenced(this.lua.reapExpired(this.keys.deadlines, this.keys.leaderTerm, this.keys.base, String(limit), this.tombstoneSeconds, this.term)));
   }
 
-  /** Returns the pod's pool and call count, or null when routing does not know the pod. */
-  async setDraining(pod: string, draining: boolean): Promise<{ pool: string; calls: number } | null> {
+  /** Returns the pod's pool, call count and whether it was draining before, or null when routing does not know the pod. */
+  async setDraining(pod: string, draining: boolean): Promise<{ pool: string; calls: number; wasDraining: boolean } | null> {
     const reply = await fenced(this.lua.drainPod(this.keys.pod(pod), this.keys.leaderTerm, this.keys.base, pod, draining ? '1' : '0', this.term));
-    return reply ? { pool: reply[0], calls: Number(reply[1]) } : null;
+    return reply ? { pool: reply[0], calls: Number(reply[1]), wasDraining: Number(reply[2]) === 1 } : null;
   }
 
   async setReady(pod: string, ready: boolean): Promise<boolean> {

@@ -129,7 +129,7 @@ export class FleetReconciler {
         deps.requeue?.(0);
       },
     };
-    this.lane = new PodLane({ store: deps.store, routing: this.routing, plans, podNow: (name) => this.podNow(name), ensureLeading: this.ensureLeading, logger: deps.logger, ran: deps.ran });
+    this.lane = new PodLane({ store: deps.store, routing: this.routing, plans, podNow: (name) => this.podNow(name), ensureLeading: this.ensureLeading, logger: deps.logger, ran: deps.ran, drained: (t) => reportPodTransitions(deps, t) });
   }
 
   /** A pod whose readiness alone changed (see pod-change-filter.ts): it may be written without a plan. */

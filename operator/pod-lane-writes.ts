@@ -24,7 +24,7 @@ const sameLabels = (a: Record<string, string>, b: Record<string, string>) => {
 export type LaneWrite =
   | { kind: 'ready'; pod: string; ready: boolean; facts: PodFacts }
   /** Asked to drain, being deleted or retiring: no new call, its calls go on. */
-  | { kind: 'drain'; pod: string; pool: string }
+  | { kind: 'drain'; pod: string; pool: string; uid: string; cause: string }
   /** The pod Redis holds was deleted: it leaves its pool, its calls stay until the API server confirms it gone. */
   | { kind: 'leave'; pod: string; pool: string; uid: string };
 
@@ -55,10 +55,17 @@ export function laneWrites(pods: readonly PodNow[], written: (pod: string) => Po
       continue;
     }
     if (!facts || inRedis.incarnation !== facts.incarnation) continue;
-    if (!inRedis.draining && (facts.drainRequested || facts.deleting || facts.retiring)) writes.push({ kind: 'drain', pod: name, pool: inRedis.pool });
+    if (!inRedis.draining && (facts.drainRequested || facts.deleting || facts.retiring)) writes.push({ kind: 'drain', pod: name, pool: inRedis.pool, uid: uidOf(facts.incarnation), cause: drainCause(facts) });
     else if (inRedis.ready !== facts.ready) writes.push({ kind: 'ready', pod: name, ready: facts.ready, facts });
   }
   return writes;
+}
+
+/** Why a pod drains, in the words of the PodDraining Event a plan would write (see pod-transitions.ts). */
+function drainCause(facts: PodFacts): string {
+  if (facts.deleting) return 'the pod is being deleted';
+  if (facts.drainRequested) return 'drain requested (smartrouter.io/drain=true)';
+  return 'picked for a scale-down';
 }
 
 /**

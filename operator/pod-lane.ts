@@ -3,6 +3,7 @@ import type { PodPlacement, RoutingStore } from '../lua/routing-store.js';
 import type { FleetView } from './fleet-view.js';
 import { LatestJobRunner } from './latest-job-runner.js';
 import { laneWrites, planStands, type LaneWrite, type PodNow } from './pod-lane-writes.js';
+import type { PodTransition } from './pod-transitions.js';
 import { RunAbandoned } from './reconcile-loop.js';
 
 /** What the lane needs of the plans the reconciler makes. */
@@ -30,6 +31,15 @@ export interface PodLaneDeps {
   ensureLeading(): void;
   logger: Logger;
   ran?(scope: 'pod'): void;
+  /** Told each pod the lane drained that Redis did not hold draining yet (a plan then finds it drained: it reports nothing). */
+  drained?(transitions: PodTransition[]): void;
+}
+
+/** What Redis answered a lane write. */
+interface WriteAnswer {
+  known: boolean;
+  newlyDrained?: boolean;
+  calls?: number;
 }
 
 /** A pod event waiting for the lane. */
@@ -115,17 +125,21 @@ export class PodLane {
     for (const [pod, h] of heard) if (!writes.some((w) => w.pod === pod) && this.staleRunning(h)) this.afterPlan.set(pod, h);
     if (!writes.length) return;
     const overlapped = writes.filter((w) => this.staleRunning(heard.get(w.pod)!)).map((w) => w.pod);
-    let known: boolean[];
+    let answers: WriteAnswer[];
     try {
       this.deps.ensureLeading();
-      known = await Promise.all(writes.map((w) => this.write(w)));
+      answers = await Promise.all(writes.map((w) => this.write(w)));
     } catch (err) {
       if (err instanceof RunAbandoned) return; // no longer leading: the next leader plans
       logger.warn('pod write failed; planning the fleet instead', { error: (err as Error).message, pods: writes.map((w) => w.pod).slice(0, 10) });
       return plans.planAgain('a pod write failed');
     }
+    const known = answers.map((a) => a.known);
+    const drained: PodTransition[] = [];
     writes.forEach((w, i) => {
       if (!known[i]) return;
+      const answer = answers[i]!;
+      if (w.kind === 'drain' && answer.newlyDrained) drained.push({ pod: w.pod, uid: w.uid, pool: w.pool, reason: 'PodDraining', message: `draining from pool ${w.pool}: ${w.cause}; keeps its ${answer.calls} call(s), takes no new ones`, viaLabel: false });
       const was = routing.writtenPlacement(w.pod);
       if (w.kind === 'leave') routing.leftDeleted(w.pod, w.uid);
       else if (was) routing.wrotePlacement(w.pod, { ...was, ...(w.kind === 'ready' ? { ready: w.ready } : { draining: true }) });
@@ -133,6 +147,7 @@ export class PodLane {
       if (w.kind === 'ready' && stands) last!.facts.set(w.pod, w.facts);
       logWrite(logger, w, last);
     });
+    if (drained.length) this.deps.drained?.(drained);
     // Redis no longer holds a pod this replica placed (flushed, say).
     if (known.includes(false)) return plans.planAgain('Redis does not hold a pod the last plan placed');
     this.deps.ran?.('pod');
@@ -141,12 +156,16 @@ export class PodLane {
     if (again.size && !plans.inFlight()) this.runner.offer(true);
   }
 
-  /** One write; false where Redis does not hold the pod as this replica placed it. */
-  private async write(w: LaneWrite): Promise<boolean> {
+  /** One write; not known where Redis does not hold the pod as this replica placed it. */
+  private async write(w: LaneWrite): Promise<WriteAnswer> {
     const { store } = this.deps;
-    if (w.kind === 'ready') return store.setReady(w.pod, w.ready);
-    if (w.kind === 'drain') return (await store.setDraining(w.pod, true)) !== null;
-    return (await store.leavePool(w.pool, [w.pod])) > 0;
+    if (w.kind === 'ready') return { known: await store.setReady(w.pod, w.ready) };
+    if (w.kind === 'drain') {
+      const state = await store.setDraining(w.pod, true);
+      // Draining in Redis already (the eviction guard holds its eviction, the drain API): as for a plan, nothing new to tell.
+      return { known: state !== null, newlyDrained: state !== null && !state.wasDraining, calls: state?.calls ?? 0 };
+    }
+    return { known: (await store.leavePool(w.pool, [w.pod])) > 0 };
   }
 }
 

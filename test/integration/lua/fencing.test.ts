@@ -50,7 +50,7 @@ test.each([
 });
 
 test('a drain is never refused: it only stops new calls, and any replica may write it', async () => {
-  expect(await oldLeader.setDraining('a', true)).toEqual({ pool: 'p', calls: expect.any(Number) });
+  expect(await oldLeader.setDraining('a', true)).toEqual({ pool: 'p', calls: expect.any(Number), wasDraining: false });
   expect((await oldLeader.podState('a'))?.draining).toBe(true);
 });
 

@@ -307,6 +307,10 @@ describe('a pod leaving service', () => {
     expect(await store.podState('b')).toMatchObject({ draining: true, pool: 'std' });
     expect(await store.call(sid)).toMatchObject({ pod: 'a' });
     expect(await store.allocate('new-call', ['std'], await store.poolsVersion())).toMatchObject({ kind: 'none' });
+    // Told once each, by the lane: the plan that follows finds them draining in Redis already.
+    await h.settle();
+    expect(fleet.eventsOn('a').filter((e) => e.reason === 'PodDraining')).toEqual([{ reason: 'PodDraining', message: 'draining from pool std: drain requested (smartrouter.io/drain=true); keeps its 1 call(s), takes no new ones' }]);
+    expect(fleet.eventsOn('b').filter((e) => e.reason === 'PodDraining')).toEqual([expect.objectContaining({ message: expect.stringContaining('the pod is being deleted') })]);
   });
 
   test('a run of flips, drains, undrains and deletions leaves Redis as a plan of the whole fleet writes it', async () => {

@@ -32,12 +32,12 @@ describe('laneWrites', () => {
   });
 
   test.each([
-    ['a drain was asked', { drainRequested: true }],
-    ['its deletion began', { deleting: true, ready: false }],
-    ['a scale-down picked it', { retiring: true }],
-  ])('a pod Redis holds drains at once when %s', (_why, change) => {
+    ['a drain was asked', { drainRequested: true }, 'drain requested (smartrouter.io/drain=true)'],
+    ['its deletion began', { deleting: true, ready: false }, 'the pod is being deleted'],
+    ['a scale-down picked it', { retiring: true }, 'picked for a scale-down'],
+  ])('a pod Redis holds drains at once when %s', (_why, change, cause) => {
     const { written } = settled();
-    expect(laneWrites([now('a', change)], written)).toEqual([{ kind: 'drain', pod: 'a', pool: 'std' }]);
+    expect(laneWrites([now('a', change)], written)).toEqual([{ kind: 'drain', pod: 'a', pool: 'std', uid: 'a-uid', cause }]);
   });
 
   test('a drain of a pod Redis already holds draining, or of another incarnation, writes nothing', () => {
