@@ -103,7 +103,42 @@ export function createRedisClient(target: RedisTarget | string, commandTimeoutMs
     wasReady = true;
   });
   redis.on('error', (err: Error) => logger.warn('redis error', { error: err.message }));
+  if (redis instanceof Redis) reconnectAfterUnaskedEnd(redis, logger);
   return redis;
+}
+
+/**
+ * ioredis stops reconnecting for good ('end') when a reconnect's connect
+ * step fails, whatever the retry strategy says. Through Sentinel that
+ * happens on a failover: the previous connection's failover detector is
+ * still subscribed, and the +switch-master it hears while the reconnect is
+ * asking the sentinels for the master closes the connector under it
+ * ("Connection is closed."). The router then answered 503 until restarted.
+ * So a client that ended without this process closing it (quit, or
+ * disconnect without reconnect) connects again, with the same backoff.
+ */
+function reconnectAfterUnaskedEnd(redis: Redis, logger: Logger): void {
+  let closing = false;
+  const quit = redis.quit.bind(redis);
+  const disconnect = redis.disconnect.bind(redis);
+  redis.quit = ((...args: Parameters<Redis['quit']>) => {
+    closing = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  redis.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  let attempts = 0;
+  redis.on('ready', () => (attempts = 0));
+  redis.on('end', () => {
+    if (closing) return;
+    const delay = backoff(++attempts);
+    logger.warn('redis client stopped reconnecting by itself: connecting again', { retry_in_ms: delay, attempt: attempts });
+    setTimeout(() => {
+      if (!closing && redis.status === 'end') redis.connect().catch(() => undefined); // a failure ends it again, and comes back here
+    }, delay).unref();
+  });
 }
 
 /** Reconnect backoff: 100 ms doubling to at most 2 s, forever. */
