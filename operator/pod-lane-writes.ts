@@ -2,6 +2,7 @@ import { POOL_LABEL, type PodFacts } from '../core/pool-types.js';
 import type { PodPlacement } from '../lua/routing-store.js';
 import { uidOf } from './call-endings.js';
 import type { FleetView } from './fleet-view.js';
+import { DRAIN_CAUSE_DELETING, DRAIN_CAUSE_REQUESTED } from './pod-transitions.js';
 
 /** A pod as the caches show it now. */
 export interface PodNow {
@@ -63,8 +64,8 @@ export function laneWrites(pods: readonly PodNow[], written: (pod: string) => Po
 
 /** Why a pod drains, in the words of the PodDraining Event a plan would write (see pod-transitions.ts). */
 function drainCause(facts: PodFacts): string {
-  if (facts.deleting) return 'the pod is being deleted';
-  if (facts.drainRequested) return 'drain requested (smartrouter.io/drain=true)';
+  if (facts.deleting) return DRAIN_CAUSE_DELETING;
+  if (facts.drainRequested) return DRAIN_CAUSE_REQUESTED;
   return 'picked for a scale-down';
 }
 

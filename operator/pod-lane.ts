@@ -3,7 +3,7 @@ import type { PodPlacement, RoutingStore } from '../lua/routing-store.js';
 import type { FleetView } from './fleet-view.js';
 import { LatestJobRunner } from './latest-job-runner.js';
 import { laneWrites, planStands, type LaneWrite, type PodNow } from './pod-lane-writes.js';
-import type { PodTransition } from './pod-transitions.js';
+import { drainingTransition, type PodTransition } from './pod-transitions.js';
 import { RunAbandoned } from './reconcile-loop.js';
 
 /** What the lane needs of the plans the reconciler makes. */
@@ -139,7 +139,7 @@ export class PodLane {
     writes.forEach((w, i) => {
       if (!known[i]) return;
       const answer = answers[i]!;
-      if (w.kind === 'drain' && answer.newlyDrained) drained.push({ pod: w.pod, uid: w.uid, pool: w.pool, reason: 'PodDraining', message: `draining from pool ${w.pool}: ${w.cause}; keeps its ${answer.calls} call(s), takes no new ones`, viaLabel: false });
+      if (w.kind === 'drain' && answer.newlyDrained) drained.push(drainingTransition(w.pod, w.uid, w.pool, w.cause, answer.calls ?? 0));
       const was = routing.writtenPlacement(w.pod);
       if (w.kind === 'leave') routing.leftDeleted(w.pod, w.uid);
       else if (was) routing.wrotePlacement(w.pod, { ...was, ...(w.kind === 'ready' ? { ready: w.ready } : { draining: true }) });

@@ -27,9 +27,18 @@ export interface PodTransition {
   viaLabel: boolean;
 }
 
+/** Why a pod drains, in its PodDraining Event: a deletion begun, a drain asked. */
+export const DRAIN_CAUSE_DELETING = 'the pod is being deleted';
+export const DRAIN_CAUSE_REQUESTED = 'drain requested (smartrouter.io/drain=true)';
+
+/** A pod that began draining from `pool`, as its PodDraining Event tells it. */
+export function drainingTransition(pod: string, uid: string | undefined, pool: string, cause: string, calls: number): PodTransition {
+  return { pod, uid, pool, reason: 'PodDraining', message: `draining from pool ${pool}: ${cause}; keeps its ${calls} call(s), takes no new ones`, viaLabel: false };
+}
+
 function drainCause(pod: PodBefore, pool: Pool | undefined, role: 'drained' | 'leaving'): string {
-  if (pod.deleting) return 'the pod is being deleted';
-  if (role === 'drained') return 'drain requested (smartrouter.io/drain=true)';
+  if (pod.deleting) return DRAIN_CAUSE_DELETING;
+  if (role === 'drained') return DRAIN_CAUSE_REQUESTED;
   if (!pool) return 'its pool was deleted';
   if (!selectorMatches(pool.spec.selector, pod.labels)) return "it no longer matches the pool's selector";
   return 'the pool needs fewer pods';
@@ -52,8 +61,7 @@ export function podTransitions(pods: readonly PodBefore[], plan: Plan, pools: Re
       else if (pod.routing?.pool === placement.pool && pod.routing.draining) add(placement.pool, 'PodAssigned', `undrained: serving pool ${placement.pool} again`, false);
     } else if (placement) {
       if (!wasDraining) {
-        const cause = drainCause(pod, pools.get(placement.pool), placement.role);
-        add(placement.pool, 'PodDraining', `draining from pool ${placement.pool}: ${cause}; keeps its ${pod.routing?.calls ?? 0} call(s), takes no new ones`, false);
+        out.push(drainingTransition(pod.name, pod.uid, placement.pool, drainCause(pod, pools.get(placement.pool), placement.role), pod.routing?.calls ?? 0));
       }
     } else if (pod.label && !pod.deleting) {
       add(pod.label, 'PodReleased', `left pool ${pod.label}: idle, unlabelled, free for other pools`, true);
