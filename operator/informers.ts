@@ -23,6 +23,14 @@ export interface FleetInformers {
   stop(): Promise<void>;
 }
 
+/** A pod's watch event that may change a plan. */
+export interface PodEvent {
+  name: string;
+  news: Exclude<PodNews, 'none'>;
+  /** For a deletion: the UID of the pod the API server deleted. */
+  deletedUid?: string;
+}
+
 /**
  * List+watch of the namespace's pods and VoiceAgentPools. The client's
  * ListWatch resumes a watch that ended from its last resourceVersion and
@@ -32,14 +40,6 @@ export interface FleetInformers {
  * deletion alone (a status write) is dropped, since only the spec matters to
  * a reconcile, and so is a pod event `classifyPod` says is none.
  */
-/** A pod's watch event that may change a plan. */
-export interface PodEvent {
-  name: string;
-  news: Exclude<PodNews, 'none'>;
-  /** For a deletion: the UID of the pod the API server deleted. */
-  deletedUid?: string;
-}
-
 export function fleetInformers(
   kc: KubeConfig,
   clients: KubeClients,

@@ -128,6 +128,7 @@ export class RoutingSync {
     for (const [pod, uid] of this.deletedLives) {
       if (uidOf(view.facts.get(pod)?.incarnation ?? '') !== uid && uidOf(routing.get(pod)?.incarnation ?? '') !== uid) this.deletedLives.delete(pod);
     }
+    const alive = (m: PoolMember) => this.deletedLives.get(m.pod) !== uidOf(m.incarnation);
     // Every planned pod (a deleted life among them: its later life, once confirmed, is placed below),
     // and what Redis is to hold: the same but the deleted lives.
     const planned = new Map<string, PodPlacement>();
@@ -135,9 +136,9 @@ export class RoutingSync {
     for (const pool of pools) {
       const list = membersOf(pool.name, plan, facts);
       for (const m of list) planned.set(m.pod, placed(m, pool.name));
-      lists.set(pool.name, this.deletedLives.size ? list.filter((m) => this.deletedLives.get(m.pod) !== uidOf(m.incarnation)) : list);
+      lists.set(pool.name, this.deletedLives.size ? list.filter(alive) : list);
     }
-    const desired = this.deletedLives.size ? new Map([...lists].flatMap(([pool, list]) => list.map((m) => [m.pod, planned.get(m.pod)!] as const))) : planned;
+    const desired = this.deletedLives.size ? new Map([...planned].filter(([, p]) => alive(p))) : planned;
 
     // Pool-level changes: the pool is written whole (settings, then members in batches).
     for (const pool of pools) {
