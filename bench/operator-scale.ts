@@ -23,6 +23,7 @@ import { RoutingStore } from '../lua/routing-store.js';
 import { kubeClients } from '../operator/kube-client.js';
 import { forEachLimited } from '../operator/limited-concurrency.js';
 import { OperatorMetrics } from '../operator/operator-metrics.js';
+import { POD_PATCHES_IN_FLIGHT } from '../operator/pod-metadata-writer.js';
 import { freePort, launchRedis } from '../tools/local-redis.js';
 import { apply, KUBECONFIG, kubectl, kubectlJson, requireCluster, waitFor } from '../tools/kubectl.js';
 import { voiceAgentStatefulSet } from '../tools/manifests.js';
@@ -37,8 +38,6 @@ const DELETE_SHARE = 0.1;
 const PODS_PER_NODE = 1000;
 const strategicPatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-/** Pod patches the operator keeps in flight (cli/operator.ts). */
-const OPERATOR_PATCH_CONCURRENCY = 16;
 const FLOOR_LABEL = 'bench.smartrouter.io/floor';
 const per = Math.floor(PODS / POOLS);
 
@@ -253,13 +252,13 @@ async function main() {
     const pods = informer.list(ns).map((p) => p.metadata!.name!);
     const patched = new Set<string>();
     t = performance.now();
-    await forEachLimited(pods, OPERATOR_PATCH_CONCURRENCY, async (name) => {
+    await forEachLimited(pods, POD_PATCHES_IN_FLIGHT, async (name) => {
       await clients.core.patchNamespacedPod({ name, namespace: ns, body: { metadata: { labels: { [FLOOR_LABEL]: 'patched' } } } }, mergePatch);
       patched.add(name);
     });
     await waitFor('every floor label seen', async () => [...patched].every((name) => informer.get(name, ns)?.metadata?.labels?.[FLOOR_LABEL]), 600_000, 200);
     const floorS = (performance.now() - t) / 1000;
-    console.log(`\n4. the API server's floor for the converge: ${patched.size} label patches from a bare client, ${OPERATOR_PATCH_CONCURRENCY} in flight, seen by the watch: ${floorS.toFixed(1)} s; the operator's converge took ${(convergeS / floorS).toFixed(2)}x that`);
+    console.log(`\n4. the API server's floor for the converge: ${patched.size} label patches from a bare client, ${POD_PATCHES_IN_FLIGHT} in flight, seen by the watch: ${floorS.toFixed(1)} s; the operator's converge took ${(convergeS / floorS).toFixed(2)}x that`);
   } finally {
     operator?.kill('SIGTERM');
     await informer.stop().catch(() => undefined);

@@ -8,6 +8,7 @@ import { CallReaper } from '../lua/call-reaper.js';
 import { kubernetesDrainControl } from '../operator/drain-control.js';
 import { EventRecorder } from '../operator/events.js';
 import { FleetReconciler } from '../operator/fleet-reconciler.js';
+import { POD_PATCHES_IN_FLIGHT } from '../operator/pod-metadata-writer.js';
 import { fleetInformers } from '../operator/informers.js';
 import { kubeClients } from '../operator/kube-client.js';
 import { LeaderElector } from '../operator/leader-election.js';
@@ -25,8 +26,6 @@ import { telephonyRoutesFor } from './telephony.js';
 
 /** Requests other than lease renewals: a list of a large namespace may take a while. */
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Label patches in flight at once during a large converge. */
-const PATCH_CONCURRENCY = 16;
 
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -88,7 +87,7 @@ export async function runOperator(config: Config, logger: Logger): Promise<void>
   metrics.readPoolStatusesFrom(() => informers.pools.list().map((p) => ({ name: p.metadata?.name ?? '', status: p.status })));
   const reconciler = new FleetReconciler(
     { clients, informers, store: runtime.store, metrics: runtime.metrics, events, logger: log.child({ component: 'reconciler' }), isLeader, requeue: (ms) => loop?.enqueueAfter(ms), scalingOf: (pool) => autoscaler.scalingOf(pool), grace, writeFailures: metrics, podWrites: podChanges, ran: (scope) => metrics.reconcileRuns.inc({ scope }) },
-    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, planEveryMs: config.operator.resyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: PATCH_CONCURRENCY },
+    { namespace, fullResyncMs: config.operator.fullResyncSeconds * 1000, planEveryMs: config.operator.resyncSeconds * 1000, statusCountsIntervalMs: config.operator.statusCountsIntervalSeconds * 1000, statusCountWritesPerMinute: config.operator.statusCountWritesPerMinute, patchConcurrency: POD_PATCHES_IN_FLIGHT },
   );
   planner = reconciler;
   // A write refused for its term means another replica leads: stop at once, without waiting for the Lease to tell.
